@@ -1,0 +1,76 @@
+"""The ``serving`` command.
+
+``serving serve`` is the container entrypoint; the other subcommands (``endpoint``,
+``transform``, ``sparkml``) live next to the code they drive and register themselves here
+through a ``register(subparsers)`` function in a light module (no heavy imports at the top).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .errors import ConfigurationError
+
+SUBCOMMAND_MODULES = (
+    "serving.pipeline.cli",
+    "serving.transform.cli",
+    "serving.frameworks.sparkml.cli",
+)
+
+
+def add_serve(subparsers) -> None:
+    p = subparsers.add_parser(
+        "serve",
+        help="run the container's HTTP server (the image entrypoint)",
+        description="Serve /ping, /invocations and /execution-parameters. Flags override "
+        "SAGEMAKER_* environment variables, which override defaults.",
+    )
+    p.add_argument("--framework", help="sklearn, sparkml or model (env SERVING_FRAMEWORK; default model)")
+    p.add_argument("--model-dir", help="model directory or model.tar.gz (env SM_MODEL_DIR; default /opt/ml/model)")
+    p.add_argument("--port", type=int, help="port (env SAGEMAKER_BIND_TO_PORT; default 8080)")
+    p.add_argument("--host", help="address to bind (default 0.0.0.0)")
+    p.add_argument("--workers", type=int, help="worker processes (env SAGEMAKER_MODEL_SERVER_WORKERS; default: CPU count)")
+    p.add_argument("--threads", type=int, help="threads per worker (env SERVING_WORKER_THREADS; default 4)")
+    p.set_defaults(func=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from .server.serve import serve
+    from .server.settings import Settings
+
+    settings = Settings.from_env(
+        framework=args.framework, model_dir=args.model_dir, port=args.port,
+        host=args.host, workers=args.workers, threads=args.threads,
+    )
+    serve(settings)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="serving", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    add_serve(subparsers)
+    for name in SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # that part of the toolkit is not installed
+                continue
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except ConfigurationError as exc:
+        print(f"serving: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""``application/json``: a list of rows, a list of records, or SageMaker's request shapes.
+
+Accepted bodies (all become one batch):
+
+- ``[[1, 2], [3, 4]]``: rows; ``[1, 2]``: a single row;
+- ``[{"a": 1, "b": "x"}, ...]``: records (a DataFrame with those column names);
+  ``{"a": 1, "b": "x"}``: a single record;
+- ``{"instances": [...]}``: rows, records or ``{"features": [...]}`` items (the JSON request
+  format of the SageMaker built-in algorithms); ``{"features": [...]}``: a single row.
+
+Predictions are written as nested lists (``[[...], ...]`` for 2-D, ``[...]`` for 1-D).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..errors import BadRequest
+from .tabular import python_rows, records_to_batch, rows_to_batch
+
+MEDIA_TYPE = "application/json"
+
+SHAPES = (
+    'send [[...], ...] (rows), [{"column": value}, ...] (records), '
+    '{"instances": [...]} or {"features": [...]}'
+)
+
+
+def loads(text: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"the {what} body is not valid JSON: {exc}") from None
+
+
+def decode(text: str) -> Any:
+    return batch_from_items(items_of(loads(text, "JSON")), "JSON")
+
+
+def items_of(doc: Any) -> list:
+    """The list of row-or-record items a JSON document holds."""
+    if isinstance(doc, dict):
+        if "instances" in doc:
+            doc = doc["instances"]
+            if not isinstance(doc, list):
+                raise BadRequest(f'"instances" must be a list; {SHAPES}')
+            return doc
+        return [doc]  # one record, or one {"features": [...]} row
+    if isinstance(doc, list):
+        if doc and all(not isinstance(v, (list, dict)) for v in doc):
+            return [doc]  # a flat list is one row
+        return doc
+    raise BadRequest(f"a JSON {type(doc).__name__} is not a batch; {SHAPES}")
+
+
+def batch_from_items(items: list, what: str) -> Any:
+    if not items:
+        raise BadRequest(f"the {what} body holds no rows; {SHAPES}")
+    first = items[0]
+    if isinstance(first, dict) and set(first) == {"features"}:
+        try:
+            items = [item["features"] for item in items]
+        except (TypeError, KeyError):
+            raise BadRequest(f'every item must be {{"features": [...]}} like item 1 of the {what} body') from None
+        first = items[0]
+    if isinstance(first, dict):
+        return records_to_batch(items, what)
+    for i, item in enumerate(items):
+        if not isinstance(item, list):
+            item = [item] if not isinstance(item, dict) else None
+            if item is None:
+                raise BadRequest(f"item {i + 1} of the {what} body is a record, item 1 is a row; {SHAPES}")
+            items[i] = item
+        elif any(isinstance(v, (list, dict)) for v in item):
+            raise BadRequest(f"row {i + 1} of the {what} body holds nested values; rows must hold numbers or strings")
+    return rows_to_batch(items, what)
+
+
+def encode(data: Any) -> bytes:
+    return json.dumps(python_rows(data), separators=(",", ":")).encode()

@@ -1,0 +1,96 @@
+"""Finding and importing the user's inference script.
+
+Where the script is, in the order the AWS containers look:
+
+1. ``SAGEMAKER_PROGRAM`` inside ``SAGEMAKER_SUBMIT_DIRECTORY`` (a directory, a ``.tar.gz``
+   or a ``file://`` URL of either);
+2. ``SAGEMAKER_PROGRAM`` inside ``<model dir>/code`` (where the SDK repacks it);
+3. ``<model dir>/code/inference.py`` when no program is named.
+
+A ``requirements.txt`` beside the script is installed with pip before the import.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from ..errors import ConfigurationError
+from .archive import extract, is_archive
+
+log = logging.getLogger("serving")
+
+HOOKS = ("model_fn", "input_fn", "predict_fn", "output_fn", "transform_fn", "execution_parameters_fn")
+
+
+def find_script(model_dir: str, program: str | None, submit_directory: str | None) -> Path | None:
+    if submit_directory:
+        source = submit_directory.removeprefix("file://")
+        if source.startswith(("s3://", "http://", "https://")):
+            raise ConfigurationError(
+                f"SAGEMAKER_SUBMIT_DIRECTORY={submit_directory}: only local paths can be read here; "
+                "download the code and point the variable at the directory or .tar.gz"
+            )
+        code_dir = Path(extract(source)) if is_archive(source) else Path(source)
+        if not code_dir.is_dir():
+            raise ConfigurationError(f"SAGEMAKER_SUBMIT_DIRECTORY {submit_directory} is not a directory or .tar.gz")
+    else:
+        code_dir = Path(model_dir) / "code"
+    name = program or "inference.py"
+    script = code_dir / name
+    if not script.suffix:
+        script = script.with_suffix(".py")
+    if script.is_file():
+        return script
+    if program or submit_directory:
+        raise ConfigurationError(f"SAGEMAKER_PROGRAM {name} was not found in {code_dir}")
+    return None
+
+
+def install_requirements(script: Path) -> None:
+    requirements = script.parent / "requirements.txt"
+    if not requirements.is_file():
+        return
+    log.info("installing %s", requirements)
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", str(requirements)],
+        capture_output=True,
+        text=True,
+        cwd=str(script.parent),
+    )
+    if result.returncode != 0:
+        raise ConfigurationError(f"pip could not install {requirements}:\n{result.stderr.strip()[-2000:]}")
+
+
+def import_script(script: Path) -> ModuleType:
+    """Import the script as a module named after it, its folder first on ``sys.path``."""
+    folder = str(script.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    spec = importlib.util.spec_from_file_location(script.stem, script)
+    if spec is None or spec.loader is None:
+        raise ConfigurationError(f"{script} cannot be imported as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[script.stem] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def user_hooks(module: ModuleType | None) -> dict:
+    """The hook functions a script defines, checked for the transform_fn conflict."""
+    if module is None:
+        return {}
+    hooks = {name: getattr(module, name) for name in HOOKS if callable(getattr(module, name, None))}
+    if "transform_fn" in hooks:
+        mixed = [name for name in ("input_fn", "predict_fn", "output_fn") if name in hooks]
+        if mixed:
+            raise ConfigurationError(
+                f"{module.__file__} defines transform_fn together with {', '.join(mixed)}: "
+                "transform_fn replaces input_fn, predict_fn and output_fn, so define either "
+                "transform_fn alone or those three"
+            )
+    return hooks
