@@ -15,6 +15,8 @@ MEDIA_TYPE = "application/x-npy"
 
 
 def decode(body: bytes) -> np.ndarray:
+    if not body.startswith(b"\x93NUMPY"):
+        raise BadRequest("the body is not a .npy array (it lacks the NUMPY magic header); write it with numpy.save")
     try:
         arr = np.load(io.BytesIO(body), allow_pickle=False)
     except ValueError as exc:

@@ -38,8 +38,10 @@ def rows_to_batch(rows: Sequence[Sequence[Any]], what: str) -> np.ndarray | pd.D
         return np.array(rows, dtype=np.float64)
     except (ValueError, TypeError):
         pass
-    columns = list(zip(*rows))
-    return pd.DataFrame({i: typed_column(col) for i, col in enumerate(columns)})
+    columns = [typed_column(col) for col in zip(*rows)]
+    if all(col.dtype == np.float64 for col in columns):  # numbers with some missing values
+        return np.column_stack(columns)
+    return pd.DataFrame(dict(enumerate(columns)))
 
 
 def records_to_batch(records: Sequence[dict], what: str) -> pd.DataFrame:

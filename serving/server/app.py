@@ -16,7 +16,7 @@ import uuid
 
 from flask import Flask, Response, request
 
-from ..errors import ModelNotReady, PayloadTooLarge, ServingError
+from ..errors import ConfigurationError, ModelNotReady, PayloadTooLarge, ServingError
 from ..frameworks import framework_class
 from ..handlers.archive import resolve_model_dir
 from ..handlers.transformer import Transformer
@@ -45,7 +45,8 @@ class Container:
             log.info("model loaded from %s in %.0f ms (%s)", settings.model_dir,
                      (time.perf_counter() - started) * 1000, settings.framework)
         except Exception as exc:  # noqa: BLE001 - any failure must be reported by /ping
-            self.error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ServingError) else str(exc)
+            ours = isinstance(exc, (ServingError, ConfigurationError))  # their messages stand alone
+            self.error = str(exc) if ours else f"{type(exc).__name__}: {exc}"
             log.error("model failed to load: %s\n%s", self.error, traceback.format_exc())
 
     def ready(self) -> Transformer:

@@ -1,0 +1,68 @@
+"""Array encoders with the behaviour of ``sagemaker_containers._encoders``.
+
+They keep that module's shapes on purpose (a one-row CSV decodes to a 1-D array; a 1-D
+array encodes as a column), because scripts written against it rely on them.
+"""
+
+import csv
+import io
+import json
+
+import numpy as np
+
+from . import content_types
+from .errors import UnsupportedFormatError
+
+
+def array_to_npy(array_like):
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(array_like))
+    return buffer.getvalue()
+
+
+def npy_to_numpy(npy_array):
+    return np.load(io.BytesIO(npy_array), allow_pickle=False)
+
+
+def array_to_json(array_like):
+    def default(obj):
+        if hasattr(obj, "tolist"):
+            return obj.tolist()
+        return json.JSONEncoder().default(obj)
+
+    return json.dumps(array_like, default=default)
+
+
+def json_to_numpy(string_like, dtype=None):
+    return np.array(json.loads(string_like), dtype=dtype)
+
+
+def csv_to_numpy(string_like, dtype=None):
+    rows = list(csv.reader(io.StringIO(string_like), delimiter=",", quotechar='"', doublequote=True, strict=True))
+    return np.array(rows, dtype=dtype).squeeze()
+
+
+def array_to_csv(array_like):
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    arr = np.asarray(array_like)
+    writer.writerows(arr.reshape(-1, 1) if arr.ndim == 1 else arr)
+    return out.getvalue()
+
+
+_ENCODERS = {content_types.NPY: array_to_npy, content_types.CSV: array_to_csv, content_types.JSON: array_to_json}
+_DECODERS = {content_types.NPY: npy_to_numpy, content_types.CSV: csv_to_numpy, content_types.JSON: json_to_numpy}
+
+
+def decode(obj, content_type):
+    try:
+        return _DECODERS[str(content_type)](obj)
+    except KeyError:
+        raise UnsupportedFormatError(content_type) from None
+
+
+def encode(array_like, content_type):
+    try:
+        return _ENCODERS[str(content_type)](array_like)
+    except KeyError:
+        raise UnsupportedFormatError(content_type) from None

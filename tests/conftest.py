@@ -1,0 +1,124 @@
+"""Shared fixtures: the shared data folder, free ports, and real `serving serve` processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SERVING_SHARED_DIR", REPO.parent / "shared")).resolve()
+ABALONE = SHARED / "data" / "abalone.data"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.fail(f"the shared data folder {SHARED} is missing (set SERVING_SHARED_DIR)")
+    return SHARED
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerProcess:
+    """A real `serving serve` child process on a loopback port."""
+
+    def __init__(self, model_dir, framework="sklearn", env=None, workers=1, args=(), wait=True):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SAGEMAKER_", "SERVING_", "SM_"))}
+        full_env.update(env or {})
+        cmd = [sys.executable, "-m", "serving.cli", "serve", "--framework", framework,
+               "--model-dir", str(model_dir), "--port", str(self.port), "--host", "127.0.0.1",
+               "--workers", str(workers), *args]
+        self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"serving-test-{self.port}.log"
+        self.log_file = open(self.log_path, "w+b")
+        self.proc = subprocess.Popen(cmd, env=full_env, stdout=self.log_file, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        self.session = requests.Session()
+        if wait:
+            self.wait_listening()
+
+    def wait_listening(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                self.session.get(self.url + "/ping", timeout=1)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        raise TimeoutError(f"server did not listen within {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        self.log_file.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def invoke(self, body, content_type="text/csv", accept=None, **headers):
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        if accept is not None:
+            headers["Accept"] = accept
+        return self.session.post(self.url + "/invocations", data=body, headers=headers, timeout=30)
+
+    def get(self, path):
+        return self.session.get(self.url + path, timeout=10)
+
+    def stop(self, sig=signal.SIGTERM, timeout: float = 30.0) -> int:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.session.close()
+        self.log_file.close()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def serve():
+    """Start servers with ``serve(model_dir, framework=..., env=...)``; all stopped at the end."""
+    started: list[ServerProcess] = []
+
+    def start(*args, **kwargs) -> ServerProcess:
+        server = ServerProcess(*args, **kwargs)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def load_example(relpath: str):
+    """Import a module from examples/ by path (examples are scripts, not a package)."""
+    import importlib.util
+
+    path = REPO / "examples" / relpath
+    spec = importlib.util.spec_from_file_location(f"example_{path.parent.name}_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def abalone_models(tmp_path_factory, shared_dir):
+    """The abalone featurizer and regressor of examples/abalone, trained once per session."""
+    train = load_example("abalone/train.py")
+    out = tmp_path_factory.mktemp("abalone")
+    featurizer, regressor = train.train(ABALONE, out)
+    return featurizer, regressor
