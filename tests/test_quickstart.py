@@ -1,0 +1,31 @@
+"""The README's commands and `make demo`, run as a user would run them."""
+
+import subprocess
+import sys
+
+from conftest import ABALONE, REPO, ServerProcess
+
+
+def test_readme_quickstart(tmp_path):
+    out = tmp_path / "build" / "abalone"
+    r = subprocess.run([sys.executable, "examples/abalone/train.py", "--out", str(out)], cwd=REPO,
+                       capture_output=True, text=True, check=True)
+    assert r.stdout.splitlines() == [f"saved {out / 'featurizer' / 'model.joblib'}", f"saved {out / 'regressor' / 'model.joblib'}"]
+    server = ServerProcess(out / "featurizer", framework="sklearn")
+    try:
+        body = "M,0.455,0.365,0.095,0.514,0.2245,0.101,0.15\nF,0.53,0.42,0.135,0.677,0.2565,0.1415,0.21"
+        curl = subprocess.run(["curl", "-s", "-H", "Content-Type: text/csv", "--data-binary", body,
+                               f"localhost:{server.port}/invocations"], capture_output=True, text=True, check=True)
+        rows = __import__("json").loads(curl.stdout)
+        assert len(rows) == 2 and len(rows[0]) == 10
+    finally:
+        server.stop()
+
+
+def test_make_demo_runs_end_to_end(tmp_path):
+    r = subprocess.run([sys.executable, "examples/demo.py", "--data", str(ABALONE), "--build", str(tmp_path)],
+                       cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "M,0.455,0.365,0.095,0.514,0.2245,0.101,0.15" in r.stdout
+    assert "a bad request (2 columns) gets 400: expected 8 columns" in r.stdout
+    assert r.stdout.rstrip().endswith("stopped")
