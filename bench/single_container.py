@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "examples" / "abalone"))
 
-from conftest import ABALONE, ServerProcess  # noqa: E402
+from tests.conftest import ABALONE, ServerProcess  # noqa: E402
 import train  # noqa: E402
 
 from serving.frameworks import framework_class  # noqa: E402

@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from conftest import ABALONE, REPO, ServerProcess
+from tests.conftest import ABALONE, REPO, ServerProcess
 
 
 def test_readme_quickstart(tmp_path):

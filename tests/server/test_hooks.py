@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from conftest import ABALONE
+from tests.conftest import ABALONE
 
 
 def model_dir(tmp_path, script: str, name="inference.py", extra=None):

@@ -12,7 +12,7 @@ import time
 import pytest
 import requests
 
-from conftest import ServerProcess
+from tests.conftest import ServerProcess
 from serving.errors import ConfigurationError
 from serving.handlers.archive import extract, resolve_model_dir
 from serving.server.settings import Settings

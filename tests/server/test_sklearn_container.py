@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ABALONE, ServerProcess
+from tests.conftest import ABALONE, ServerProcess
 
 ROWS = ABALONE.read_text().splitlines()[:5]
 FEATURE_ROWS = [",".join(r.split(",")[:8]) for r in ROWS]  # without the rings label
