@@ -36,6 +36,11 @@ class NotFound(ServingError):
     title = "Not Found"
 
 
+class MethodNotAllowed(ServingError):
+    status = 405
+    title = "Method Not Allowed"
+
+
 class NotAcceptable(ServingError):
     """No type in the Accept header can be produced (406)."""
 

@@ -191,10 +191,17 @@ def test_server_keeps_serving_after_errors(featurizer):
 
 
 def test_get_invocations_is_405(featurizer):
-    assert featurizer.get("/invocations").status_code == 405
+    r = featurizer.get("/invocations")
+    assert (r.status_code, r.headers["Allow"], r.json()["message"]) == (405, "POST", "/invocations takes POST, not GET")
 
 
 def test_execution_parameters_from_settings(featurizer):
     r = featurizer.get("/execution-parameters")
     assert r.status_code == 200
     assert r.json() == {"MaxConcurrentTransforms": 1, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 6}
+
+
+def test_unknown_path_is_404_in_json(featurizer):
+    r = featurizer.get("/models")
+    assert (r.status_code, r.json()) == (404, {
+        "error": "NotFound", "message": "no route /models; this container serves /ping, /invocations and /execution-parameters"})
