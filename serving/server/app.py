@@ -24,6 +24,7 @@ from typing import Callable, Iterable
 from ..errors import ConfigurationError, MethodNotAllowed, ModelNotReady, NotFound, PayloadTooLarge, ServingError
 from ..frameworks import framework_class
 from ..handlers.archive import resolve_model_dir
+from ..handlers.context import Request, headers_from_environ, reset_request, set_request
 from ..handlers.transformer import Transformer
 from .logs import access_log
 from .settings import Settings
@@ -107,6 +108,7 @@ class App:
 
     def invocations(self, environ: dict, started: float) -> tuple[int, Headers, bytes]:
         request_id = environ.get(_REQUEST_ID_ENVIRON) or uuid.uuid4().hex
+        token = set_request(Request(request_id, headers_from_environ(environ)))
         try:
             transformer = self.container.ready()
             body = self.read_body(environ)
@@ -118,6 +120,8 @@ class App:
             headers = [("Content-Type", "application/json"), *exc.headers.items()]
             if exc.status >= 500:
                 log.error("request %s failed: %s", request_id, exc.message)
+        finally:
+            reset_request(token)
         headers.append((REQUEST_ID_HEADER, request_id))
         access_log("POST", "/invocations", status, started, request_id, len(body))
         return status, headers, body

@@ -299,3 +299,15 @@ def test_public_abalone_featurizer_script_runs_unchanged(script, tmp_path, serve
     r = server.invoke(json.dumps([[1]]), content_type="application/json")
     assert r.status_code == 500
     assert r.json()["message"] == "input_fn failed: ValueError: application/json not supported by script!"
+
+
+def test_hooks_can_read_the_request_headers(tmp_path, serve):
+    server = serve(model_dir(tmp_path, DOUBLER + """
+    from serving.handlers.context import current_request
+
+    def output_fn(prediction, accept):
+        req = current_request()
+        return f"{req.request_id}|{req.custom_attributes}|{req.headers['content-type']}"
+    """), framework="model")
+    r = server.invoke("1", **{"X-Amzn-SageMaker-Inference-Id": "id-9", "X-Amzn-SageMaker-Custom-Attributes": "trace=1"})
+    assert r.text == "id-9|trace=1|text/csv"

@@ -1,0 +1,128 @@
+"""What the router needs from a container, whoever runs it: the backend interface.
+
+A backend turns a :class:`~serving.pipeline.spec.ContainerSpec` into a running
+:class:`Container`: something with a loopback address that speaks the container contract,
+that can be started and stopped, and that says whether it can take requests right now.
+The process backend (``process.py``) runs ``serving serve`` as supervised children; a
+docker backend implements the same two classes over the docker SDK.
+
+The router talks to every container through one pooled keep-alive connection pool
+(``Container.pool``): gunicorn's gthread workers keep connections open for 75 s, so a
+request through a warm pipeline opens no sockets.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from abc import ABC, abstractmethod
+
+import urllib3
+
+from .spec import ContainerSpec
+
+log = logging.getLogger("serving.endpoint")
+
+PING_TIMEOUT = 2.0  # SageMaker's per-ping timeout
+POOL_SIZE = 32  # connections kept per container; more are opened under load and dropped after
+
+STARTING, READY, RESTARTING, STOPPED = "starting", "ready", "restarting", "stopped"
+
+
+class Container(ABC):
+    """One container of a running pipeline, as the router sees it."""
+
+    def __init__(self, endpoint: str, spec: ContainerSpec, host: str, port: int):
+        self.endpoint = endpoint
+        self.spec = spec
+        self.name = spec.hostname
+        self.host = host
+        self.port = port
+        self.pool = urllib3.HTTPConnectionPool(host, port, maxsize=POOL_SIZE, block=False, retries=False)
+        self.state = STARTING
+        self.reason = "starting"
+        self._changed = threading.Condition()
+
+    @property
+    def pid(self) -> int | None:
+        """The process id behind the container, where the backend has one."""
+        return None
+
+    @property
+    def label(self) -> str:
+        """``endpoint/container``: the prefix of this container's log lines."""
+        return f"{self.endpoint}/{self.name}"
+
+    @abstractmethod
+    def start(self) -> None:
+        """Start the container and return at once; it becomes READY when its /ping answers 200."""
+
+    @abstractmethod
+    def stop(self, grace: float = 30.0) -> None:
+        """SIGTERM, then SIGKILL after ``grace`` seconds (SageMaker's 30 s); return when gone."""
+
+    def unavailable(self) -> str | None:
+        """None when the container can take a request now, else why not (for a fast 503)."""
+        return None if self.state == READY else self.reason
+
+    def set_state(self, state: str, reason: str = "") -> None:
+        with self._changed:
+            self.state, self.reason = state, reason or state
+            self._changed.notify_all()
+
+    def wait_ready(self, deadline: float) -> bool:
+        """Block until READY or the monotonic ``deadline``; True when ready."""
+        with self._changed:
+            while self.state != READY:
+                left = deadline - time.monotonic()
+                if left <= 0 or self.state == STOPPED:
+                    return False
+                self._changed.wait(min(left, 0.5))
+        return True
+
+    def ping(self, timeout: float = PING_TIMEOUT) -> str | None:
+        """GET /ping: None when it answers 200, else what went wrong."""
+        try:
+            response = self.pool.request("GET", "/ping", timeout=timeout, retries=False)
+        except urllib3.exceptions.HTTPError as exc:
+            return f"/ping failed: {_reason(exc)}"
+        if response.status != 200:
+            text = response.data.decode("utf-8", "replace").strip()[:300]
+            return f"/ping answered {response.status}" + (f": {text}" if text else "")
+        return None
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+class Backend(ABC):
+    """Creates containers for an endpoint; ``name`` is what ``--backend`` selects."""
+
+    name = "base"
+
+    @abstractmethod
+    def create(self, endpoint: str, spec: ContainerSpec) -> Container:
+        """A container for ``spec``, not yet started. Raise ConfigurationError if it cannot run here."""
+
+
+def _reason(exc: Exception) -> str:
+    inner = getattr(exc, "reason", None)
+    return str(inner or exc)
+
+
+def backend(name: str, **options) -> Backend:
+    """The backend called ``name`` (``process``, or ``docker`` once it exists)."""
+    from ..errors import ConfigurationError
+
+    if name == "process":
+        from .process import ProcessBackend
+
+        return ProcessBackend(**options)
+    if name == "docker":
+        try:
+            from .docker_backend import DockerBackend
+        except ModuleNotFoundError as exc:
+            raise ConfigurationError(f"the docker backend is not available here ({exc}); use --backend process") from None
+        return DockerBackend(**options)
+    raise ConfigurationError(f"unknown backend '{name}'; choose process or docker")

@@ -1,0 +1,295 @@
+"""An endpoint's lifecycle: up, blue/green update, down; and the registry other shells read.
+
+``Endpoint.up(spec, port=...)`` starts every container through a backend, waits until each
+answers ``/ping`` (up to the startup timeout, 4 minutes as on SageMaker), then serves the
+router; ``down()`` stops the router and every container it started. Used as a context
+manager it does both::
+
+    with Endpoint.up("examples/abalone/pipeline.yaml", port=8080) as endpoint:
+        requests.post(endpoint.url + "/invocations", data=rows, headers={"Content-Type": "text/csv"})
+
+``update(spec)`` is SageMaker's UpdateEndpoint: the new containers start and pass their
+health checks while the old ones serve; then traffic switches at once, requests already
+running finish on the old pipeline, and the old containers stop. If the new pipeline fails
+its health check the old one keeps serving and the error says why.
+
+The router is served by cheroot, a pure-Python threaded HTTP/1.1 server with keep-alive,
+in a thread of this process: the supervisor and the router share the current pipeline
+without any inter-process channel, and the same code serves the CLI, tests and the demo.
+Measured during development with the same proxy app on this 2-core machine, cheroot added
+0.36 ms p50 per hop against 0.5 ms for gunicorn gthread (1 worker) and 0.86 ms for
+werkzeug, and kept 92% of a container's throughput at concurrency 16, where gunicorn
+kept 63% and werkzeug 41%.
+
+Registry: a running endpoint writes ``$SERVING_HOME/endpoints/NAME.json`` (default
+``~/.serving``; mode 0600) with its pid, address, spec and an admin token. ``serving
+endpoint ls / update / down / invoke`` read it and talk to the endpoint over HTTP:
+``update`` and ``down`` through the router's loopback-only ``/admin`` routes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigurationError
+from . import spec as specs
+from .backends import READY, Backend, backend
+from .router import Limits, Pipeline, Router
+
+log = logging.getLogger("serving.endpoint")
+
+STARTUP_TIMEOUT = 240.0  # SageMaker's startup health window
+STOP_GRACE = 30.0  # SIGTERM, then SIGKILL 30 s later, as SageMaker stops containers
+CRASH_LOOP = 3  # restarts during start-up after which waiting longer is pointless
+
+
+def home() -> Path:
+    """Where endpoints register: ``$SERVING_HOME`` or ``~/.serving`` (the one variable read here)."""
+    return Path(os.environ.get("SERVING_HOME") or Path.home() / ".serving")
+
+
+def registry_dir() -> Path:
+    return home() / "endpoints"
+
+
+def as_spec(spec: Any) -> specs.PipelineSpec:
+    if isinstance(spec, specs.PipelineSpec):
+        return spec
+    if isinstance(spec, dict):
+        return specs.from_dict(spec)
+    return specs.load(spec)
+
+
+class Endpoint:
+    def __init__(self, spec: Any, *, name: str | None = None, host: str = "127.0.0.1", port: int = 8080,
+                 backend_name: str = "process", workers: int | None = None, limits: Limits | None = None,
+                 startup_timeout: float = STARTUP_TIMEOUT, stop_grace: float = STOP_GRACE,
+                 threads: int = 32, register: bool = True):
+        self.spec = as_spec(spec)
+        self.name = name or self.spec.model_name or "endpoint"
+        if not specs.HOSTNAME.match(self.name):
+            raise ConfigurationError(f"endpoint name '{self.name}' is not valid: use letters, digits and inner hyphens")
+        self.host, self.port = host, port
+        self.backend: Backend = backend(backend_name, **({"workers": workers} if backend_name == "process" else {}))
+        self.limits = limits or Limits()
+        self.startup_timeout, self.stop_grace, self.threads = startup_timeout, stop_grace, threads
+        self.register = register
+        self.token = secrets.token_hex(16)
+        self.router: Router | None = None
+        self.server = None
+        self._thread: threading.Thread | None = None
+        self._update_lock = threading.Lock()
+        self._shutdown = threading.Event()
+        self._stopped = False
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    @classmethod
+    def up(cls, spec: Any, **options) -> "Endpoint":
+        endpoint = cls(spec, **options)
+        endpoint.start()
+        return endpoint
+
+    def start(self) -> None:
+        if self.register:
+            _refuse_running(self.name)
+        for warning in self.spec.warnings:
+            log.warning("[%s] %s (SageMaker's CreateModel would refuse this)", self.name, warning)
+        pipeline = self.start_pipeline(self.spec)
+        self.router = Router(self.name, pipeline, self.limits, self.token,
+                             {"update": self._admin_update, "shutdown": self._admin_shutdown})
+        try:
+            self._serve()
+        except BaseException:
+            self.stop_pipeline(pipeline)
+            raise
+        if self.register:
+            self.write_registry()
+        log.info("[%s] serving %d container(s) at %s", self.name, len(pipeline.containers), self.url)
+
+    def _serve(self) -> None:
+        from cheroot import wsgi
+
+        self.server = wsgi.Server((self.host, self.port), self.router, numthreads=self.threads,
+                                  server_name=f"serving-endpoint-{self.name}")
+        try:
+            self.server.prepare()  # binds now, so a busy port fails here, not in the thread
+        except OSError as exc:
+            raise ConfigurationError(f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}; "
+                                     "choose another --port") from None
+        self.port = self.server.bind_addr[1]
+        self._thread = threading.Thread(target=self.server.serve, name=f"router-{self.name}", daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def pipeline(self) -> Pipeline:
+        assert self.router is not None, "the endpoint is not up"
+        return self.router.pipeline
+
+    def serve_forever(self) -> None:
+        """Block until SIGTERM, SIGINT (Ctrl-C) or ``serving endpoint down``; then stop everything."""
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: self._shutdown.set())
+        try:
+            while not self._shutdown.wait(0.5):
+                pass
+        finally:
+            self.down()
+
+    def down(self) -> None:
+        """Stop the router, then every container; remove the registry entry. Safe to call twice."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+        if self._thread is not None:
+            self._thread.join(5)
+        if self.router is not None:
+            self.stop_pipeline(self.router.pipeline)
+        if self.register:
+            registry_path(self.name).unlink(missing_ok=True)
+        log.info("[%s] stopped", self.name)
+
+    def __enter__(self) -> "Endpoint":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.down()
+
+    # -- pipelines -----------------------------------------------------------------------
+
+    def start_pipeline(self, spec: specs.PipelineSpec) -> Pipeline:
+        """Start every container and wait for all to be healthy; on failure stop them and say why."""
+        containers = [self.backend.create(self.name, c) for c in spec.containers]
+        pipeline = Pipeline(spec, containers)
+        try:
+            for container in containers:
+                container.start()
+            deadline = time.monotonic() + self.startup_timeout
+            while time.monotonic() < deadline:
+                pending = [c for c in containers if c.state != READY]
+                if not pending or any(getattr(c, "restarts", 0) >= CRASH_LOOP for c in pending):
+                    break
+                pending[0].wait_ready(min(deadline, time.monotonic() + 0.5))
+        except BaseException:
+            self.stop_pipeline(pipeline)
+            raise
+        failed = [c for c in containers if c.state != READY]
+        if failed:
+            why = "; ".join(f"{c.name}: {c.reason}" for c in failed)
+            self.stop_pipeline(pipeline)
+            raise ConfigurationError(
+                f"{len(failed)} container(s) did not pass the ping health check within {self.startup_timeout:g} s "
+                f"({', '.join(c.name for c in failed)}): {why}. Their log lines are prefixed [{self.name}/<container>]."
+            )
+        return pipeline
+
+    def stop_pipeline(self, pipeline: Pipeline) -> None:
+        threads = [threading.Thread(target=c.stop, args=(self.stop_grace,)) for c in pipeline.containers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    def update(self, spec: Any) -> dict:
+        """Blue/green: start and health-check the new pipeline, switch, drain and stop the old one."""
+        new_spec = as_spec(spec)
+        with self._update_lock:
+            started = time.monotonic()
+            new = self.start_pipeline(new_spec)  # raises, leaving the old pipeline serving
+            old = self.router.pipeline
+            self.router.pipeline = new
+            self.spec = new_spec
+            if self.register:
+                self.write_registry()
+            switched = time.monotonic() - started
+            drained = old.drain(self.limits.timeout + 5)
+            self.stop_pipeline(old)
+        log.info("[%s] updated to %s in %.1f s", self.name, ", ".join(new_spec.hostnames), switched)
+        return {"name": self.name, "containers": new_spec.hostnames, "switch_seconds": round(switched, 3),
+                "drained": drained}
+
+    def _admin_update(self, payload: dict) -> dict:
+        return self.update(specs.from_dict(payload.get("spec")))
+
+    def _admin_shutdown(self, payload: dict) -> dict:
+        self._shutdown.set()
+        return {"name": self.name, "stopping": True, "pid": os.getpid()}
+
+    # -- registry ------------------------------------------------------------------------
+
+    def write_registry(self) -> None:
+        path = registry_path(self.name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        entry = {"name": self.name, "pid": os.getpid(), "host": self.host, "port": self.port, "url": self.url,
+                 "admin_token": self.token, "started": time.time(), "spec": self.spec.to_dict()}
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(entry, f, indent=2)
+        tmp.replace(path)
+
+
+def registry_path(name: str) -> Path:
+    return registry_dir() / f"{name}.json"
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` runs; an exited child nobody has reaped yet (a zombie) counts as gone."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def registered() -> list[dict]:
+    """Every registered endpoint whose process is alive; entries of dead processes are removed."""
+    out = []
+    for path in sorted(registry_dir().glob("*.json")):
+        try:
+            entry = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if alive(entry.get("pid", -1)):
+            out.append(entry)
+        else:
+            path.unlink(missing_ok=True)
+    return out
+
+
+def lookup(name: str) -> dict:
+    for entry in registered():
+        if entry["name"] == name:
+            return entry
+    running = ", ".join(e["name"] for e in registered()) or "none"
+    raise ConfigurationError(f"no endpoint named {name} is running (running: {running}); start it with serving endpoint up")
+
+
+def _refuse_running(name: str) -> None:
+    for entry in registered():
+        if entry["name"] == name:
+            raise ConfigurationError(
+                f"an endpoint named {name} is already running (pid {entry['pid']}, {entry['url']}); "
+                f"stop it with 'serving endpoint down {name}' or choose another --name"
+            )

@@ -1,0 +1,204 @@
+"""The process backend: every container is a supervised child process on a loopback port.
+
+A container is ``python -m serving.cli serve --framework F`` (or the spec's ``Command``)
+with the variables SageMaker sets for pipelines: ``SAGEMAKER_BIND_TO_PORT`` and a disjoint
+``SAGEMAKER_SAFE_PORT_RANGE`` (the 15 ports after it, in a block found free on loopback),
+plus ``SM_MODEL_DIR`` pointing at the model data.
+
+One monitor thread per container starts the child, pings it until it is READY, then waits
+for it to exit. An exit nobody asked for is a crash: the container turns RESTARTING (the
+router answers 503 naming it at once) and is started again after 1, 2, 4 ... 30 s; the
+delay resets once a run has stayed up for a minute. Output lines are logged with an
+``[endpoint/container]`` prefix.
+
+Children run in their own session, so a Ctrl-C in the terminal reaches only the endpoint,
+which stops them in order; on Linux they also get SIGTERM if the endpoint process dies
+without cleaning up (``PR_SET_PDEATHSIG``), so no container outlives its endpoint.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from ..errors import ConfigurationError
+from .backends import READY, RESTARTING, STARTING, STOPPED, Backend, Container, log
+from .spec import ContainerSpec
+
+BLOCK = 16  # ports per container: the bind port and its safe range
+PORT_RANGE = (20000, 32000)  # below Linux's ephemeral ports, so outgoing sockets never take them
+MAX_BACKOFF = 30.0
+STABLE_AFTER = 60.0  # a run this long resets the backoff
+
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+
+_taken: set[int] = set()
+_taken_lock = threading.Lock()
+
+
+def allocate_block(size: int = BLOCK) -> int:
+    """The first port of ``size`` consecutive ports that are free on loopback now."""
+    with _taken_lock:
+        for _ in range(200):
+            base = random.randrange(PORT_RANGE[0], PORT_RANGE[1] - size, size)
+            if base in _taken:
+                continue
+            if all(_free(p) for p in range(base, base + size)):
+                _taken.add(base)
+                return base
+    raise ConfigurationError(f"found no {size} free consecutive ports in {PORT_RANGE[0]}-{PORT_RANGE[1]}")
+
+
+def release_block(base: int) -> None:
+    with _taken_lock:
+        _taken.discard(base)
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+class ProcessContainer(Container):
+    def __init__(self, endpoint: str, spec: ContainerSpec, workers: int | None = None):
+        self.base = allocate_block()
+        super().__init__(endpoint, spec, "127.0.0.1", self.base)
+        self.workers = workers
+        self.process: subprocess.Popen | None = None
+        self.restarts = 0
+        self._stopping = threading.Event()
+        self._monitor: threading.Thread | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def command(self) -> list[str]:
+        if self.spec.command:
+            return list(self.spec.command)
+        if not self.spec.framework:
+            raise ConfigurationError(
+                f"container {self.name} names only an Image; the process backend runs a Framework "
+                "(sklearn, sparkml, model) or a Command: add one, or use --backend docker"
+            )
+        return [sys.executable, "-m", "serving.cli", "serve", "--framework", self.spec.framework, "--host", self.host]
+
+    def environment(self) -> dict[str, str]:
+        # A container sees the variables of its spec, not the SageMaker settings of whoever started the endpoint.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SAGEMAKER_", "SM_", "SERVING_"))}
+        env.update(self.spec.environment)
+        env["SAGEMAKER_BIND_TO_PORT"] = str(self.port)
+        env["SAGEMAKER_SAFE_PORT_RANGE"] = f"{self.base + 1}-{self.base + BLOCK - 1}"
+        env["PYTHONUNBUFFERED"] = "1"
+        if not self.spec.command:  # run the same serving package as this endpoint, wherever it was imported from
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, (PACKAGE_ROOT, env.get("PYTHONPATH"))))
+        if self.spec.model_data:
+            env["SM_MODEL_DIR"] = self.spec.model_data
+        if self.workers and "SAGEMAKER_MODEL_SERVER_WORKERS" not in self.spec.environment:
+            env["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(self.workers)
+        return env
+
+    def start(self) -> None:
+        self.command()  # an Image-only spec fails here, before any thread starts
+        self._monitor = threading.Thread(target=self._supervise, name=f"supervise-{self.label}", daemon=True)
+        self._monitor.start()
+
+    def stop(self, grace: float = 30.0) -> None:
+        self._stopping.set()
+        self.close()  # gunicorn waits for idle keep-alive connections before it exits: close ours first
+        process = self.process
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(grace)
+            except subprocess.TimeoutExpired:
+                log.warning("[%s] did not stop within %g s of SIGTERM; killing it", self.label, grace)
+                process.kill()
+                process.wait()
+        if self._monitor is not None:
+            self._monitor.join()
+        self.set_state(STOPPED, f"container {self.name} is stopped")
+        release_block(self.base)
+
+    def _supervise(self) -> None:
+        """Start, wait until healthy, wait for the exit; restart with backoff until stopped."""
+        backoff = 1.0
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            self.set_state(STARTING, f"container {self.name} is starting")
+            try:
+                self.process = self._spawn()
+            except OSError as exc:
+                self.set_state(RESTARTING, f"container {self.name} could not start: {exc}")
+                log.error("[%s] could not start %s: %s", self.label, self.command()[0], exc)
+                code = None
+            else:
+                self._wait_healthy(self.process)
+                code = self.process.wait()
+            if self._stopping.is_set():
+                return
+            if time.monotonic() - started > STABLE_AFTER:
+                backoff = 1.0
+            self.restarts += 1
+            self.set_state(RESTARTING, f"container {self.name} exited with code {code} and is restarting "
+                                       f"(restart {self.restarts}, in {backoff:g} s)")
+            log.error("[%s] exited with code %s; restarting in %g s", self.label, code, backoff)
+            self._stopping.wait(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF)
+
+    def _spawn(self) -> subprocess.Popen:
+        process = subprocess.Popen(
+            self.command(), env=self.environment(), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        )
+        threading.Thread(target=self._pump, args=(process,), name=f"log-{self.label}", daemon=True).start()
+        log.info("[%s] started pid %d on port %d", self.label, process.pid, self.port)
+        return process
+
+    def _wait_healthy(self, process: subprocess.Popen) -> None:
+        while process.poll() is None and not self._stopping.is_set():
+            problem = self.ping()
+            if problem is None:
+                self.set_state(READY)
+                log.info("[%s] is healthy", self.label)
+                return
+            self.reason = f"container {self.name} is starting ({problem})"
+            self._stopping.wait(0.1)
+
+    def _pump(self, process: subprocess.Popen) -> None:
+        assert process.stdout is not None
+        for line in iter(process.stdout.readline, b""):
+            log.info("[%s] %s", self.label, line.decode("utf-8", "replace").rstrip())
+        process.stdout.close()
+
+
+class ProcessBackend(Backend):
+    """``workers``: gunicorn workers per container unless its Environment sets them."""
+
+    name = "process"
+
+    def __init__(self, workers: int | None = None):
+        self.workers = workers
+
+    def create(self, endpoint: str, spec: ContainerSpec) -> Container:
+        return ProcessContainer(endpoint, spec, self.workers)

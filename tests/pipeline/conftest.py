@@ -1,0 +1,67 @@
+"""Fixtures for pipeline tests: real endpoints of real processes on loopback ports.
+
+Containers run with one gunicorn worker each; endpoints are shared by the tests of a module
+where the tests do not change them. Every endpoint started here is brought down at the end,
+and ``SERVING_HOME`` points at a temporary folder so no test sees a developer's endpoints.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from serving.pipeline.endpoint import Endpoint
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+PROBE = HERE / "containers" / "probe.py"
+
+
+def probe(name: str, **environment: str) -> dict:
+    """A container definition for the probe test container called ``name``."""
+    return {"ContainerHostname": name, "Command": [sys.executable, str(PROBE)],
+            "Environment": {"PROBE_NAME": name, **environment}}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def serving_home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("serving-home")
+    old = os.environ.get("SERVING_HOME")
+    os.environ["SERVING_HOME"] = str(home)
+    yield home
+    if old is None:
+        os.environ.pop("SERVING_HOME", None)
+    else:
+        os.environ["SERVING_HOME"] = old
+
+
+@pytest.fixture(scope="module")
+def endpoints():
+    """``endpoints(spec, **options)`` starts an endpoint on a free port; all stop at module end."""
+    started: list[Endpoint] = []
+
+    def start(spec, **options) -> Endpoint:
+        options = {"port": 0, "register": False, "stop_grace": 10, "workers": 1, **options}
+        endpoint = Endpoint.up(spec, **options)
+        started.append(endpoint)
+        return endpoint
+
+    yield start
+    for endpoint in started:
+        endpoint.down()
+
+
+@pytest.fixture(scope="session")
+def abalone_models(tmp_path_factory, shared_dir):
+    """The featurizer and regressor of examples/abalone, trained on the shared abalone data."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("abalone_train", REPO / "examples" / "abalone" / "train.py")
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    out = tmp_path_factory.mktemp("abalone")
+    train.train(shared_dir / "data" / "abalone.data", out)
+    return out, train
