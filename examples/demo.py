@@ -1,25 +1,26 @@
-"""`make demo`: train the abalone models, serve them as real containers, query them.
+"""`make demo`: train the abalone models and serve them as a real serial inference pipeline.
 
-1. trains the featurizer and the regressor of the public SageMaker pipeline example;
-2. starts each as its own `serving serve` container on a loopback port;
-3. sends real abalone rows (CSV) through the featurizer, its JSON output to the regressor,
-   and prints the predicted rings next to the true ones;
-4. shows a bad request and the clear 4xx it gets; stops everything.
+1. trains the featurizer and the regressor of the public SageMaker pipeline example into
+   ``build/abalone`` (where ``examples/abalone/pipeline.yaml`` expects them);
+2. brings the pipeline up with the process backend: featurizer -> regressor ->
+   post-processor, three real containers behind one router;
+3. sends real abalone rows through it (CSV in, JSON out) and prints the predicted rings and
+   age next to the true rings;
+4. sends one deliberately bad request and prints the 424 the pipeline answers;
+5. prints the endpoint's metrics, and stops everything.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
+import json
 from pathlib import Path
 
 import requests
+
+from serving.pipeline import spec as specs
+from serving.pipeline.endpoint import Endpoint
 
 HERE = Path(__file__).resolve().parent
 
@@ -31,37 +32,14 @@ def load_train():
     return module
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def pipeline_spec(build: Path) -> specs.PipelineSpec:
+    """examples/abalone/pipeline.yaml, with the models taken from ``build``."""
+    import yaml
 
-
-class Container:
-    def __init__(self, name: str, model_dir: Path, env: dict | None = None):
-        self.name, self.port = name, free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "serving.cli", "serve", "--framework", "sklearn", "--model-dir", str(model_dir),
-             "--port", str(self.port), "--host", "127.0.0.1", "--workers", "1"],
-            env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-
-    def wait(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.url + "/ping", timeout=1).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.1)
-        raise SystemExit(f"{self.name} did not become healthy in {timeout}s")
-
-    def stop(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        self.proc.wait(30)
+    raw = yaml.safe_load((HERE / "abalone" / "pipeline.yaml").read_text())
+    raw["Containers"][0]["ModelDataUrl"] = str(build / "featurizer")
+    raw["Containers"][1]["ModelDataUrl"] = str(build / "regressor")
+    return specs.from_dict(raw, base_dir=HERE / "abalone", source="examples/abalone/pipeline.yaml")
 
 
 def main() -> None:
@@ -69,32 +47,36 @@ def main() -> None:
     parser.add_argument("--data", default=str(HERE.parents[1] / "shared" / "data" / "abalone.data"))
     parser.add_argument("--build", default="build")
     parser.add_argument("--rows", type=int, default=8)
+    parser.add_argument("--port", type=int, default=0, help="router port (0: any free port)")
     args = parser.parse_args()
 
-    featurizer_dir, regressor_dir = load_train().train(args.data, Path(args.build) / "abalone")
-    print(f"trained {featurizer_dir} and {regressor_dir}")
+    build = Path(args.build).resolve() / "abalone"
+    for path in load_train().train(args.data, build):
+        print(f"trained {path}")
 
-    containers = [Container("featurizer", featurizer_dir), Container("regressor", regressor_dir)]
-    try:
-        for c in containers:
-            c.wait()
-            print(f"{c.name} is serving on {c.url}")
+    with Endpoint.up(pipeline_spec(build), name="abalone-demo", port=args.port, workers=1, register=False) as ep:
+        print(f"\npipeline featurizer -> regressor -> postprocessor is serving at {ep.url}/invocations")
         lines = Path(args.data).read_text().splitlines()[: args.rows]
         body = "\n".join(",".join(line.split(",")[:8]) for line in lines)
-        features = requests.post(containers[0].url + "/invocations", data=body, headers={"Content-Type": "text/csv"})
-        features.raise_for_status()
-        rings = requests.post(containers[1].url + "/invocations", data=features.content,
-                              headers={"Content-Type": features.headers["Content-Type"], "Accept": "text/csv"})
-        rings.raise_for_status()
-        print(f"\n{'input row':<55} {'true':>5} {'predicted':>9}")
-        for line, predicted in zip(lines, rings.text.splitlines()):
-            print(f"{','.join(line.split(',')[:8]):<55} {line.split(',')[8]:>5} {float(predicted):>9.2f}")
-        bad = requests.post(containers[0].url + "/invocations", data="0.455,0.365", headers={"Content-Type": "text/csv"})
-        print(f"\na bad request (2 columns) gets {bad.status_code}: {bad.json()['message']}")
-    finally:
-        for c in containers:
-            c.stop()
-    print("stopped")
+        r = requests.post(ep.url + "/invocations", data=body,
+                          headers={"Content-Type": "text/csv", "Accept": "application/json"})
+        r.raise_for_status()
+        print(f"POST {len(lines)} CSV rows -> {r.status_code} {r.headers['Content-Type']}\n")
+        print(f"{'input row':<48} {'true rings':>10} {'predicted':>9} {'age (y)':>8}")
+        for line, p in zip(lines, r.json()["predictions"]):
+            print(f"{','.join(line.split(',')[:8]):<48} {line.split(',')[8]:>10} {p['rings']:>9.2f} {p['age']:>8.2f}")
+
+        bad = requests.post(ep.url + "/invocations", data="M,0.455,0.365", headers={"Content-Type": "text/csv"})
+        print(f"\na bad request (3 columns) gets {bad.status_code} {bad.headers.get('x-amzn-ErrorType', '')}:")
+        print(json.dumps(bad.json(), indent=2))
+
+        metrics = requests.get(ep.url + "/metrics").text
+        print("\nmetrics (excerpt):")
+        for line in metrics.splitlines():
+            if line.startswith(("sagemaker_invocations_total", "sagemaker_invocation_4xx", "sagemaker_invocation_model_errors",
+                                "sagemaker_model_latency_seconds_sum", "sagemaker_container_latency_seconds_count")):
+                print("  " + line)
+    print("\nstopped: every container and the router are down")
 
 
 if __name__ == "__main__":

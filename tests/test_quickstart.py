@@ -26,6 +26,13 @@ def test_make_demo_runs_end_to_end(tmp_path):
     r = subprocess.run([sys.executable, "examples/demo.py", "--data", str(ABALONE), "--build", str(tmp_path)],
                        cwd=REPO, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    assert "M,0.455,0.365,0.095,0.514,0.2245,0.101,0.15" in r.stdout
-    assert "a bad request (2 columns) gets 400: expected 8 columns" in r.stdout
-    assert r.stdout.rstrip().endswith("stopped")
+    out = r.stdout
+    assert "POST 8 CSV rows -> 200 application/json" in out
+    first = next(line for line in out.splitlines() if line.startswith("M,0.455,0.365,0.095,0.514,0.2245,0.101,0.15"))
+    true_rings, predicted, age = first.split()[1:]
+    assert true_rings == "15" and abs(float(age) - float(predicted) - 1.5) < 0.011
+    assert "a bad request (3 columns) gets 424 ModelError:" in out
+    assert '"OriginalStatusCode": 400' in out
+    assert 'sagemaker_invocations_total{endpoint="abalone-demo"} 2.0' in out
+    assert 'sagemaker_container_latency_seconds_count{container="featurizer",endpoint="abalone-demo"} 2.0' in out
+    assert out.rstrip().endswith("stopped: every container and the router are down")
