@@ -13,11 +13,12 @@ Predictions are written as nested lists (``[[...], ...]`` for 2-D, ``[...]`` for
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
+
 from ..errors import BadRequest
-from .tabular import python_rows, records_to_batch, rows_to_batch
+from .tabular import numeric_json, python_rows, records_to_batch, rows_to_batch, to_array
 
 MEDIA_TYPE = "application/json"
 
@@ -29,8 +30,8 @@ SHAPES = (
 
 def loads(text: str, what: str) -> Any:
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
         raise BadRequest(f"the {what} body is not valid JSON: {exc}") from None
 
 
@@ -78,4 +79,5 @@ def batch_from_items(items: list, what: str) -> Any:
 
 
 def encode(data: Any) -> bytes:
-    return json.dumps(python_rows(data), separators=(",", ":")).encode()
+    fast = numeric_json(to_array(data))
+    return fast if fast is not None else orjson.dumps(python_rows(data))

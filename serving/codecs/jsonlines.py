@@ -3,11 +3,12 @@ or bare value per line. Each output row is written on its own line."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
+
 from .json import batch_from_items, loads
-from .tabular import python_rows
+from .tabular import numeric_lines, python_rows, to_array
 
 MEDIA_TYPE = "application/jsonlines"
 
@@ -18,4 +19,7 @@ def decode(text: str) -> Any:
 
 
 def encode(data: Any) -> bytes:
-    return "".join(json.dumps(row, separators=(",", ":")) + "\n" for row in python_rows(data)).encode()
+    fast = numeric_lines(to_array(data), b"[", b"]")
+    if fast is not None:
+        return fast
+    return b"".join(orjson.dumps(row) + b"\n" for row in python_rows(data))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from ..errors import BadRequest
@@ -63,6 +64,10 @@ def records_to_batch(records: Sequence[dict], what: str) -> pd.DataFrame:
 def typed_column(values: Sequence[Any]) -> np.ndarray:
     """Numeric when every non-missing value is a number (strings that parse count), else str."""
     try:
+        return np.array(values, dtype=np.float64)  # the common case: no missing values
+    except (ValueError, TypeError):
+        pass
+    try:
         return np.array([np.nan if v is None or v == "" else v for v in values], dtype=np.float64)
     except (ValueError, TypeError):
         return np.array([np.nan if v is None else v for v in values], dtype=object)
@@ -88,3 +93,54 @@ def python_rows(data: Any) -> list:
         arr = arr.astype(object)
         arr[~np.isfinite(arr.astype(np.float64))] = None
     return arr.tolist()
+
+
+# orjson writes a numeric ndarray straight from its buffer with shortest round-trip floats,
+# about 25 times faster than ``json.dumps(arr.tolist())``; CSV and JSON Lines are cut out of
+# the same bytes (numbers never contain brackets or commas). Non-finite values, which orjson
+# writes as ``null``, keep the slower paths so CSV can say ``nan`` and ``inf``.
+_NUMERIC_KINDS = "fiu"
+
+
+def numeric_json(data: Any) -> bytes | None:
+    """``[[...],...]`` / ``[...]`` for a finite numeric 1-D or 2-D array, else None."""
+    if not isinstance(data, np.ndarray) or data.dtype.kind not in _NUMERIC_KINDS or data.ndim not in (1, 2):
+        return None
+    if data.dtype.kind == "f" and not np.isfinite(data).all():
+        return None
+    if data.dtype.kind == "u" or data.dtype == np.float16:
+        data = data.astype(np.int64 if data.dtype.kind == "u" else np.float32)
+    return orjson.dumps(np.ascontiguousarray(data), option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def numeric_lines(data: Any, row_open: bytes, row_close: bytes) -> bytes | None:
+    """One line per row from ``numeric_json``: ``row_open`` + values + ``row_close``."""
+    text = numeric_json(data)
+    if text is None:
+        return None
+    if len(text) <= 2:  # no rows
+        return b""
+    if data.ndim == 1:
+        return text[1:-1].replace(b",", b"\n") + b"\n"
+    return row_open + text[2:-2].replace(b"],[", row_close + b"\n" + row_open) + row_close + b"\n"
+
+
+# bytes that JSON would read but a CSV number never holds: brackets, quotes, true/false/null
+_NOT_NUMBERS = (b"[", b"]", b"{", b"}", b'"', b"t", b"f", b"n")
+
+
+def numeric_rows(text: str | bytes) -> np.ndarray | None:
+    """Parse lines of comma-separated JSON numbers in C (orjson); None when anything else is there.
+
+    A ``None`` sends the caller to the general parser, which also words the error messages.
+    """
+    body = text.encode() if isinstance(text, str) else text
+    body = body.replace(b"\r\n", b"\n").strip(b"\n")
+    if not body or b"\n\n" in body or any(c in body for c in _NOT_NUMBERS):
+        return None
+    try:
+        rows = orjson.loads(b"[[" + body.replace(b"\n", b"],[") + b"]]")
+        out = np.array(rows, dtype=np.float64)
+    except (orjson.JSONDecodeError, ValueError, TypeError):
+        return None
+    return out if out.ndim == 2 and out.shape[1] > 0 else None

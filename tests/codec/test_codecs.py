@@ -118,7 +118,7 @@ def test_json_single_record():
 
 
 def test_json_invalid_says_where():
-    with pytest.raises(BadRequest, match=r"not valid JSON: Expecting value: line 1 column 2"):
+    with pytest.raises(BadRequest, match=r"not valid JSON: unexpected character, expected a JSON value: line 1 column 2"):
         decode("[x]", "application/json")
 
 
@@ -196,3 +196,23 @@ def test_mixed_rows_round_trip(rows, media_type):
     back = codecs.decode(codecs.encode(batch, media_type), media_type)
     assert back[0].tolist() == [r[0] for r in rows]
     assert back[1].tolist() == [r[1] for r in rows]
+
+
+def test_csv_numbers_that_json_would_misread_take_the_general_parser():
+    np.testing.assert_array_equal(decode(".5,01,+2\n", "text/csv"), [[0.5, 1.0, 2.0]])
+    assert decode("true,1\n", "text/csv")[0].tolist() == ["true"]
+    assert np.isnan(decode("nan,1\n", "text/csv")[0, 0])
+    np.testing.assert_array_equal(decode("1],[2\n", "text/csv")[0].tolist(), ["1]"])
+
+
+def test_non_finite_values_in_every_text_type():
+    arr = np.array([[1.0, np.nan, np.inf]])
+    assert codecs.encode(arr, CSV) == b"1.0,nan,inf\n"
+    assert codecs.encode(arr, JSON) == b"[[1.0,null,null]]"
+    assert codecs.encode(arr, JSONL) == b"[1.0,null,null]\n"
+
+
+def test_integer_and_float32_predictions():
+    assert codecs.encode(np.array([1, 2], dtype=np.int64), CSV) == b"1\n2\n"
+    assert codecs.encode(np.array([0.1], dtype=np.float32), JSON) == b"[0.1]"
+    assert codecs.encode(np.zeros((0, 3)), CSV) == b""

@@ -83,10 +83,11 @@ class Frame:
 
 
 def as_dense(column: Any) -> np.ndarray:
-    if sp is not None and sp.issparse(column):
+    if is_sparse(column):
         return column.toarray()
     return column
 
 
 def is_sparse(column: Any) -> bool:
-    return sp is not None and sp.issparse(column)
+    # the ndarray test first: scipy's issparse is an ABC check, slow on the one-row path
+    return not isinstance(column, np.ndarray) and sp is not None and sp.issparse(column)

@@ -99,6 +99,20 @@ class Op:
         """Return ``(op_name, attributes)`` in bundle JSON encoding (for the exporter)."""
         raise NotImplementedError(f"{type(self).__name__} cannot be exported to MLeap")
 
+    def mleap_ports(self) -> Ports:
+        """The ports the exporter writes in ``node.json`` (an op may renumber them)."""
+        return self.ports
+
+    def export_stages(self) -> list["Op"]:
+        """The ops the exporter writes for this one: a multi-column Spark stage that MLeap
+        reads one column at a time returns one single-column op per column."""
+        return [self]
+
+    def write_mleap_files(self, writer: Any) -> None:
+        """Write extra files below the node directory (ensembles: ``tree0/model.json`` and
+        ``tree0/tree.json``) with ``writer.write_text(relpath, text)`` and
+        ``writer.write_model(relpath, op_name, attrs)``. Most ops write none."""
+
     # -- execution ----------------------------------------------------------------------
     def transform(self, frame: Any) -> None:
         """Read input columns from ``frame`` and add the output columns, in place."""

@@ -1,0 +1,180 @@
+"""Batch transform throughput on the abalone pipeline, against scikit-learn itself.
+
+The abalone features are repeated to ``--rows`` rows (one million by default) in four CSV
+files and scored by the featurizer → regressor pipeline:
+
+- scikit-learn: ``featurizer.transform`` + ``regressor.predict`` on the rows already in a
+  DataFrame: no parsing, no serialization; the floor every engine is compared with;
+- http MultiRecord: the pipeline endpoint (process backend: router + two gunicorn
+  containers, brought up once, outside the timing), 1 MB requests, 2 concurrent;
+- http SingleRecord: the same endpoint, one record per request, on a subset (``--single-rows``)
+  because a million round trips take too long to be worth waiting for;
+- inprocess MultiRecord: the handler chain in this process;
+- spark local[1] and local[2]: the in-process chain on Spark executors.
+
+MultiRecord requests are 1 MB: the featurizer's CSV output is about four times its input,
+and the regressor container refuses bodies over its 6 MB limit. The job sets
+``SAGEMAKER_MAX_PAYLOAD_IN_MB=6`` in its Environment so that the containers keep that limit
+(SageMaker passes the job's MaxPayloadInMB to every container otherwise).
+
+    python bench/transform.py [--rows 1000000] [--single-rows 5000] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+DATA = REPO.parent / "shared" / "data" / "abalone.data"
+HEADING = "## Batch transform"
+# 1 MB requests; the containers keep their 6 MB limit (the job's MaxPayloadInMB would
+# otherwise become every container's limit, and the featurizer's output is ~4x its input).
+CSV = dict(ContentType="text/csv", Accept="text/csv", SplitType="Line", AssembleWith="Line",
+           Environment={"SAGEMAKER_MAX_PAYLOAD_IN_MB": "6"})
+
+
+def load_train():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("abalone_train", REPO / "examples" / "abalone" / "train.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_inputs(folder: Path, rows: int, files: int = 4) -> list[str]:
+    base = [",".join(line.split(",")[:8]) for line in DATA.read_text().splitlines() if line]
+    lines = (base * (rows // len(base) + 1))[:rows]
+    folder.mkdir(parents=True, exist_ok=True)
+    per = -(-rows // files)
+    for i in range(files):
+        (folder / f"part-{i}.csv").write_text("\n".join(lines[i * per:(i + 1) * per]) + "\n")
+    return lines
+
+
+def time_sklearn(dirs, lines: list[str]) -> float:
+    import joblib
+    import pandas as pd
+
+    train = load_train()
+    frame = pd.DataFrame([line.split(",") for line in lines], columns=train.FEATURES)
+    frame[train.NUMERIC] = frame[train.NUMERIC].astype(float)
+    featurizer, regressor = (joblib.load(Path(d) / "model.joblib") for d in dirs)
+    started = time.perf_counter()
+    regressor.predict(featurizer.transform(frame))
+    return time.perf_counter() - started
+
+
+def time_job(inputs: Path, out: Path, **job) -> float:
+    from serving.transform import transform
+
+    started = time.perf_counter()
+    result = transform(str(inputs), str(out), progress=False, **job)
+    if not result.ok:
+        raise SystemExit(f"the job failed: {result.failed[0]}")
+    return time.perf_counter() - started
+
+
+def time_spark(inputs: Path, out: Path, spec: Path, master: str) -> float:
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    session = (SparkSession.builder.master(master).appName("bench-transform").config("spark.ui.enabled", "false")
+               .config("spark.sql.shuffle.partitions", "2").getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    try:
+        # warm the Python workers (each loads the chain once) on a small job, then measure
+        time_job(inputs.parent / "warm", out.parent / f"warm-{master}", model=str(spec), engine="spark",
+                 MaxPayloadInMB=1, **CSV)
+        return time_job(inputs, out, model=str(spec), engine="spark", MaxPayloadInMB=1, **CSV)
+    finally:
+        session.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--single-rows", type=int, default=5_000)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/performance.md alone")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="bench-transform-"))
+    dirs = load_train().train(DATA, work / "models")
+    spec = work / "pipeline.yaml"
+    spec.write_text(
+        "Containers:\n"
+        f"  - {{ContainerHostname: featurizer, Framework: sklearn, ModelDataUrl: {dirs[0]},\n"
+        "     Environment: {SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT: text/csv}}\n"
+        f"  - {{ContainerHostname: regressor, Framework: sklearn, ModelDataUrl: {dirs[1]}}}\n"
+    )
+    lines = write_inputs(work / "rows", args.rows)
+    write_inputs(work / "single", args.single_rows, files=1)
+    write_inputs(work / "warm", 20_000, files=4)
+
+    results = []  # (name, rows, seconds)
+    results.append(("scikit-learn transform+predict (floor)", args.rows, time_sklearn(dirs, lines)))
+    # the endpoint is brought up once, outside the timings (start-up is not throughput)
+    from serving.pipeline.spec import load
+    from serving.transform.options import TransformOptions
+    from serving.transform.runner import running_pipeline
+
+    env = TransformOptions.build(MaxPayloadInMB=1, **CSV).container_environment()
+    with running_pipeline(load(spec), env, "process") as url:
+        results.append(("http MultiRecord (1 MB, 2 concurrent)", args.rows,
+                        time_job(work / "rows", work / "out-multi", endpoint=url, BatchStrategy="MultiRecord",
+                                 MaxPayloadInMB=1, MaxConcurrentTransforms=2, **CSV)))
+        results.append(("http SingleRecord (subset, 2 concurrent)", args.single_rows,
+                        time_job(work / "single", work / "out-single", endpoint=url, BatchStrategy="SingleRecord",
+                                 MaxConcurrentTransforms=2, **CSV)))
+    results.append(("inprocess MultiRecord (1 MB)", args.rows,
+                    time_job(work / "rows", work / "out-inprocess", model=str(spec), engine="inprocess",
+                             BatchStrategy="MultiRecord", MaxPayloadInMB=1, **CSV)))
+    for master in ("local[1]", "local[2]"):
+        results.append((f"spark {master} (1 MB)", args.rows, time_spark(work / "rows", work / f"out-{master}", spec, master)))
+
+    table = render(results, args)
+    print(table)
+    if not args.no_write:
+        write_section(REPO / "docs" / "performance.md", table)
+
+
+def render(results, args) -> str:
+    floor = results[0][1] / results[0][2]
+    rate = {name: rows / seconds for name, rows, seconds in results}
+    lines = [
+        "| run | rows | seconds | rows/s | vs scikit-learn |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name, rows, seconds in results:
+        lines.append(f"| {name} | {rows:,} | {seconds:.2f} | {rows / seconds:,.0f} | {rows / seconds / floor:.1%} |")
+    spark1, spark2 = rate["spark local[1] (1 MB)"], rate["spark local[2] (1 MB)"]
+    multi, inproc = rate["http MultiRecord (1 MB, 2 concurrent)"], rate["inprocess MultiRecord (1 MB)"]
+    goals = [
+        f"- MultiRecord ≥ 25% of scikit-learn: {multi / floor:.1%} — {'met' if multi >= 0.25 * floor else 'NOT met'}",
+        f"- in-process ≥ 50% of scikit-learn: {inproc / floor:.1%} — {'met' if inproc >= 0.5 * floor else 'NOT met'}",
+        f"- Spark local[2] ≥ 1.6 × local[1]: {spark2 / spark1:.2f}× — {'met' if spark2 >= 1.6 * spark1 else 'NOT met'}",
+    ]
+    machine = f"{os.cpu_count()} CPU(s), Python {sys.version.split()[0]}"
+    return "\n".join(lines + ["", *goals, "", f"Measured by `python bench/transform.py` on {machine}; "
+                                               f"SingleRecord on {args.single_rows:,} rows only."])
+
+
+def write_section(path: Path, table: str) -> None:
+    """Replace (or add) the "## Batch transform" section, leaving other sections alone."""
+    text = path.read_text() if path.exists() else "# Performance\n"
+    section = f"{HEADING}\n\nThe abalone pipeline (featurizer → regressor) over repeated abalone rows.\n\n{table}\n"
+    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
+    text = pattern.sub(section + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""The ``sparkml`` framework: serve an MLeap bundle or a saved Spark model with the NumPy
+runtime (no JVM, no pyspark), many rows per request, one answer row per input row.
+
+- ``model_fn`` loads the model found in the model directory and the schema from
+  ``SAGEMAKER_SPARKML_SCHEMA`` or ``schema.json`` (checked against the model at start-up).
+- ``input_fn`` keeps the body as text; ``predict_fn`` parses it with the schema in force
+  (the request's own ``schema`` wins), builds typed columns, runs the stages and picks the
+  output column; ``output_fn`` writes one record per input row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ...codecs.mediatype import MediaType
+from ...errors import BadRequest
+from ...handlers.framework import Framework
+from . import wire
+from .model import SparkMLModel, load_model
+from .schema import Schema, check_schema, default_schema, parse_schema, rows_to_frame
+
+SCHEMA_VARIABLE = "SAGEMAKER_SPARKML_SCHEMA"
+SCHEMA_FILE = "schema.json"
+
+
+@dataclass
+class Served:
+    """What ``model_fn`` returns: the model and the schema configured for it, if any."""
+
+    model: SparkMLModel
+    schema: Schema | None
+
+    def schema_for(self, raw: Any) -> Schema:
+        if raw is not None:
+            schema = parse_schema(raw, "the request's schema", BadRequest)
+            check_schema(schema, self.model, BadRequest)
+            return schema
+        return self.schema or default_schema(self.model)
+
+
+@dataclass
+class Request:
+    text: str
+    content_type: MediaType
+
+
+@dataclass
+class Prediction:
+    values: list[Any]  # one per input row; None where Spark would have dropped the row
+
+
+class SparkMLFramework(Framework):
+    name = "sparkml"
+    output_types = ("text/csv", "application/jsonlines", "application/json")
+    input_types = ("text/csv", "application/json", "application/jsonlines")
+    default_accept = "text/csv"  # as the AWS Spark ML container
+
+    def model_fn(self, model_dir: str) -> Served:
+        model = load_model(model_dir)
+        schema = configured_schema(self.settings, model_dir)
+        if schema is not None:
+            check_schema(schema, model)
+        return Served(model, schema)
+
+    def input_fn(self, body: bytes | str, content_type: MediaType) -> Request:
+        return Request(body if isinstance(body, str) else body.decode("utf-8"), content_type)
+
+    def predict_fn(self, data: Request, model: Served) -> Prediction:
+        if data.content_type == "text/csv":
+            parsed = wire.parse_csv(data.text)
+        elif data.content_type == "application/json":
+            parsed = wire.parse_json(data.text, model.schema_for)
+        else:
+            parsed = wire.parse_jsonlines(data.text, model.schema_for)
+        schema = model.schema_for(parsed.schema)
+        frame = rows_to_frame(parsed.rows, schema)
+        model.model.transform(frame)
+        output = schema.output
+        if output.name not in frame:
+            raise BadRequest(f"the output column '{output.name}' is not produced by the model; choose one of: "
+                             f"{', '.join(model.model.outputs)}")
+        return Prediction(wire.records(frame[output.name], len(parsed.rows), frame.origin, output.type))
+
+    def output_fn(self, prediction: Prediction, accept: MediaType) -> tuple[bytes, str]:
+        if accept == "text/csv":
+            return wire.encode_csv(prediction.values), "text/csv"
+        if accept == "application/jsonlines":
+            as_text = accept.params.get("data") == "text"
+            return wire.encode_jsonlines(prediction.values, as_text), accept.full
+        return wire.encode_json(prediction.values), "application/json"
+
+
+def configured_schema(settings: Any, model_dir: str) -> Schema | None:
+    """The schema from the environment, else from ``schema.json`` next to the model."""
+    raw = (getattr(settings, "env", None) or {}).get(SCHEMA_VARIABLE)
+    if raw:
+        return parse_schema(raw, SCHEMA_VARIABLE)
+    path = Path(model_dir) / SCHEMA_FILE
+    if path.is_file():
+        return parse_schema(path.read_text(), str(path))
+    return None

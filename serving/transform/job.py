@@ -1,0 +1,223 @@
+"""A transform job: find the files, split, batch, invoke, assemble, write; report and resume.
+
+``transform(...)`` is the Python API; it takes SageMaker's own option names::
+
+    from serving.transform import transform
+    result = transform("data/", "out/", model="pipeline.yaml", engine="inprocess",
+                       ContentType="text/csv", SplitType="Line", BatchStrategy="MultiRecord",
+                       AssembleWith="Line", Accept="text/csv")
+
+Files are independent: a failed file is reported (file, records, container, status,
+message) and the job goes on; ``result.ok`` is False when any file failed, and the CLI
+exits non-zero.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..errors import ConfigurationError, ServingError
+from . import files
+from .chain import Failure
+from .dataproc import DataProcessing
+from .options import TransformOptions
+from .records import Batch, RecordTooLarge, Records, batches, split
+
+log = logging.getLogger("serving.transform")
+
+REPORT = "transform-report.json"
+
+
+@dataclass
+class PreparedFile:
+    """One input file split and batched, or the reason it could not be."""
+
+    item: files.InputFile
+    source: Records | None = None  # records as read (the join's input side)
+    sent: Records | None = None  # records after the InputFilter (what is sent)
+    batches: list[Batch] = field(default_factory=list)
+    error: dict | None = None
+
+    @property
+    def records(self) -> int:
+        return len(self.source) if self.source is not None else 0
+
+    def bodies(self) -> Iterator[bytes]:
+        for batch in self.batches:
+            yield self.sent.payload(batch.first, batch.stop)
+
+
+@dataclass
+class JobResult:
+    files: int = 0
+    written: int = 0
+    skipped: int = 0
+    failed: list[dict] = field(default_factory=list)
+    records: int = 0
+    seconds: float = 0.0
+    report_path: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def summary(self) -> str:
+        rate = self.records / self.seconds if self.seconds > 0 else 0.0
+        return (f"transform: {self.files} file(s): {self.written} written, {self.skipped} skipped, "
+                f"{len(self.failed)} failed; {self.records} records in {self.seconds:.2f} s ({rate:,.0f} records/s)")
+
+    def to_dict(self) -> dict:
+        return {"files": self.files, "written": self.written, "skipped": self.skipped,
+                "failed": self.failed, "records": self.records, "seconds": round(self.seconds, 3),
+                "status": "Completed" if self.ok else "Failed"}
+
+
+class Job:
+    def __init__(self, input: str, output: str, options: TransformOptions, engine, model_id: str,
+                 progress: bool | None = None, report: str | None = None):
+        self.input = input
+        self.output_dir = Path(output)
+        self.requested = options
+        self.engine = engine
+        self.model_id = model_id
+        self.progress = sys.stderr.isatty() if progress is None else progress
+        self.report_path = Path(report) if report else self.output_dir / REPORT
+
+    def run(self) -> JobResult:
+        started = time.perf_counter()
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        inputs = files.discover(self.input, self.output_dir)
+        options = self.requested.resolve(self.engine.execution_parameters())
+        log.info("MaxConcurrentTransforms=%s, MaxPayloadInMB=%s, BatchStrategy=%s", options.MaxConcurrentTransforms,
+                 options.MaxPayloadInMB, options.BatchStrategy)
+        self.options = options
+        self.dataproc = DataProcessing.from_options(options)
+        files.remove_stale_temps(self.output_dir)
+        manifest = files.Manifest(self.output_dir, files.fingerprint(self.requested.as_dict(), self.model_id))
+        result = JobResult(files=len(inputs))
+        todo = []
+        for item in inputs:
+            if manifest.is_done(item, self.output_dir):
+                result.skipped += 1
+            else:
+                manifest.forget(item)
+                todo.append(item)
+        with ExitStack() as stack:
+            bar = stack.enter_context(_progress_bar(self.progress))
+            self.engine.start(options)
+            stack.callback(self.engine.close)
+            for prepared, outcomes in self.engine.process(self.prepare(item) for item in todo):
+                error = prepared.error or self.finish(prepared, outcomes)
+                if error is None:
+                    manifest.record(prepared.item, prepared.records)
+                    result.written += 1
+                    result.records += prepared.records
+                else:
+                    result.failed.append(error)
+                    log.error("%s: %s", prepared.item.relative, error["message"])
+                if bar is not None:
+                    bar.update(prepared.records)
+        result.seconds = time.perf_counter() - started
+        self.write_report(result)
+        return result
+
+    def prepare(self, item: files.InputFile) -> PreparedFile:
+        prepared = PreparedFile(item)
+        try:
+            source = split(files.read_input(item.path, self.options.CompressionType), self.options.SplitType)
+            prepared.source = source
+            prepared.sent = self.dataproc.filter_input(source)
+            prepared.batches = batches(prepared.sent, self.options.BatchStrategy, self.options.max_payload_bytes)
+        except RecordTooLarge as exc:
+            prepared.error = self.entry(item, exc.batch.describe(), None, exc.status, exc.message)
+        except ServingError as exc:
+            prepared.error = self.entry(item, "", None, exc.status, exc.message)
+        return prepared
+
+    def finish(self, prepared: PreparedFile, outcomes: list) -> dict | None:
+        """Assemble and write a file's output, or return its report entry."""
+        for batch, outcome in zip(prepared.batches, outcomes):
+            if isinstance(outcome, Failure):
+                return self.entry(prepared.item, batch.describe(), outcome.container, outcome.status, outcome.message)
+        if len(outcomes) != len(prepared.batches):
+            return self.entry(prepared.item, "", None, 0, "the engine returned fewer responses than requests sent")
+        try:
+            chunks = list(self.assemble(prepared, outcomes))
+        except ServingError as exc:
+            return self.entry(prepared.item, "", None, exc.status, exc.message)
+        files.write_atomic(prepared.item.output_path(self.output_dir), chunks)
+        return None
+
+    def assemble(self, prepared: PreparedFile, outcomes: list) -> Iterator[bytes]:
+        """Responses in input order; ``AssembleWith Line`` ends each record with a newline.
+
+        SageMaker documents Line as "a newline after each record"; SageMaker's local mode adds
+        one blindly, which doubles the newline a CSV or JSON Lines container already ends
+        its rows with. Adding one only where it is missing gives one line per record whether
+        the records went one by one (SingleRecord) or together (MultiRecord).
+        """
+        line = self.options.AssembleWith == "Line"
+        for batch, outcome in zip(prepared.batches, outcomes):
+            if self.dataproc.touches_output:
+                try:
+                    pieces = self.dataproc.process_output(prepared.source, batch, outcome.body, outcome.content_type)
+                except ServingError as exc:
+                    raise type(exc)(f"records {batch.describe()}: {exc.message}") from None
+            else:
+                pieces = [outcome.body]
+            for piece in pieces:
+                yield piece
+                if line and not piece.endswith(b"\n"):
+                    yield b"\n"
+
+    def entry(self, item: files.InputFile, records: str, container: str | None, status: int, message: str) -> dict:
+        return {"file": str(item.path), "output": str(item.output_path(self.output_dir)), "records": records,
+                "container": container, "status": status, "message": message}
+
+    def write_report(self, result: JobResult) -> None:
+        body = {**result.to_dict(), "options": {k: v for k, v in self.options.as_dict().items() if k != "Environment"}}
+        if getattr(self.engine, "url", None):
+            body["endpoint"] = self.engine.url
+        self.report_path.parent.mkdir(parents=True, exist_ok=True)
+        files.write_atomic(self.report_path, [json.dumps(body, indent=2).encode() + b"\n"])
+        result.report_path = self.report_path
+
+
+class _NoBar:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _progress_bar(enabled: bool):
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(unit=" records", unit_scale=True, desc="transform", file=sys.stderr)
+
+
+def transform(input: str, output: str, *, model: str | None = None, endpoint: str | None = None,
+              engine: str = "http", master: str | None = None, backend: str = "process",
+              progress: bool | None = None, report: str | None = None, **sagemaker_options: Any) -> JobResult:
+    """Run a transform job; options take SageMaker's names (``SplitType="Line"``, ...)."""
+    from .engines import engine_factory
+    from .runner import engine_for
+
+    options = TransformOptions.build(**sagemaker_options)
+    engine_factory(engine)  # an unknown engine fails before anything starts
+    with engine_for(engine, model=model, endpoint=endpoint, master=master, options=options,
+                    backend=backend) as (built, model_id):
+        return Job(input, output, options, built, model_id, progress=progress, report=report).run()
+
+
+__all__ = ["transform", "Job", "JobResult", "TransformOptions", "ConfigurationError"]

@@ -1,0 +1,182 @@
+"""Splitting a file into records and packing records into requests (mini-batches).
+
+A file's records are kept as offsets into the file's bytes (NumPy arrays of starts and
+ends), not as a list of small ``bytes``: finding a million line ends is one vectorised
+comparison, and a ``MultiRecord`` request over contiguous records is a slice of the file.
+
+- ``SplitType None``: the whole file is one record.
+- ``Line``: one record per line; ``\\n`` and ``\\r\\n`` end lines; empty lines are not records
+  (a blank line has nothing to score, and every codec would refuse it).
+- ``RecordIO``: MXNet RecordIO framing (magic ``0xced7230a``, a length word, the data, padding
+  to 4 bytes). A ``SingleRecord`` request is one framed record without its padding, a
+  ``MultiRecord`` request whole framed records back to back (SageMaker: padding is stripped
+  for SingleRecord only).
+
+Batching follows SageMaker: ``SingleRecord`` sends one record per request; ``MultiRecord``
+as many consecutive records as fit in ``MaxPayloadInMB`` (line records joined by ``\\n``).
+Batches never span files. A record larger than the limit fails its file.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import BadRequest, PayloadTooLarge
+
+RECORDIO_MAGIC = 0xCED7230A
+
+
+@dataclass
+class Records:
+    """The records of one file: ``data[starts[i]:ends[i]]`` is record ``i``.
+
+    ``spans`` (RecordIO only) are the ends including padding, used when whole framed records
+    are sent back to back.
+    """
+
+    data: bytes
+    starts: np.ndarray
+    ends: np.ndarray
+    separator: bytes = b""
+    spans: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, i: int) -> bytes:
+        return self.data[self.starts[i]:self.ends[i]]
+
+    @classmethod
+    def from_list(cls, records: list[bytes], separator: bytes) -> "Records":
+        """Records built in memory (after an InputFilter), laid out with ``separator``."""
+        sizes = np.fromiter((len(r) for r in records), dtype=np.int64, count=len(records))
+        starts = np.zeros(len(records), dtype=np.int64)
+        if len(records) > 1:
+            starts[1:] = np.cumsum(sizes[:-1] + len(separator))
+        return cls(separator.join(records), starts, starts + sizes, separator)
+
+    def sizes(self) -> np.ndarray:
+        return self.ends - self.starts
+
+    def payload(self, first: int, stop: int) -> bytes:
+        """Records ``first..stop-1`` as one request body."""
+        if stop - first == 1:
+            return self[first]
+        end = self.spans[stop - 1] if self.spans is not None else self.ends[stop - 1]
+        body = self.data[self.starts[first]:end]
+        if self.separator and self._has_gaps(first, stop):
+            body = self.separator.join(self[i] for i in range(first, stop))
+        return body
+
+    def _has_gaps(self, first: int, stop: int) -> bool:
+        """True when the slice holds more than records and separators (blank lines, CRs)."""
+        needed = int(self.sizes()[first:stop].sum()) + (stop - first - 1) * len(self.separator)
+        return needed != int(self.ends[stop - 1] - self.starts[first])
+
+
+def split(data: bytes, split_type: str) -> Records:
+    if split_type == "Line":
+        return split_lines(data)
+    if split_type == "RecordIO":
+        return split_recordio(data)
+    return Records(data, np.array([0], dtype=np.int64), np.array([len(data)], dtype=np.int64))
+
+
+def split_lines(data: bytes) -> Records:
+    buf = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(buf == 0x0A)
+    starts = np.concatenate(([0], newlines + 1))
+    ends = np.concatenate((newlines, [len(data)]))
+    has_cr = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == 0x0D) if len(buf) else np.zeros(len(ends), bool)
+    ends = ends - has_cr
+    keep = ends > starts
+    return Records(data, starts[keep].astype(np.int64), ends[keep].astype(np.int64), b"\n")
+
+
+def split_recordio(data: bytes) -> Records:
+    # Length-prefixed framing must be walked record by record; there is no vectorised form.
+    starts, ends, spans = [], [], []
+    pos = 0
+    while pos < len(data):
+        if pos + 8 > len(data):
+            raise BadRequest(f"RecordIO data ends inside a record header at byte {pos}")
+        magic, word = struct.unpack_from("<II", data, pos)
+        if magic != RECORDIO_MAGIC:
+            raise BadRequest(
+                f"byte {pos} does not start a RecordIO record (magic {magic:#010x}, expected {RECORDIO_MAGIC:#010x}); "
+                "is the input RecordIO? Use SplitType Line or None otherwise"
+            )
+        length = word & ((1 << 29) - 1)
+        end = pos + 8 + length
+        if end > len(data):
+            raise BadRequest(f"the RecordIO record at byte {pos} is cut short ({length} bytes announced)")
+        starts.append(pos)
+        ends.append(end)
+        pos = end + (-length % 4)
+        spans.append(min(pos, len(data)))
+    as_array = lambda values: np.array(values, dtype=np.int64)  # noqa: E731
+    return Records(data, as_array(starts), as_array(ends), b"", as_array(spans))
+
+
+def recordio_frame(payload: bytes) -> bytes:
+    """One framed RecordIO record (for writing test data and examples)."""
+    return struct.pack("<II", RECORDIO_MAGIC, len(payload)) + payload + b"\0" * (-len(payload) % 4)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Records ``first..stop-1`` of a file, sent as one request."""
+
+    first: int
+    stop: int
+
+    @property
+    def count(self) -> int:
+        return self.stop - self.first
+
+    def describe(self) -> str:
+        """1-based, inclusive: how a report names the records."""
+        return f"{self.first + 1}" if self.count == 1 else f"{self.first + 1}-{self.stop}"
+
+
+def batches(records: Records, strategy: str | None, limit: int | None) -> list[Batch]:
+    """Cut a file's records into requests; raises PayloadTooLarge for an oversized record."""
+    n = len(records)
+    if n == 0:
+        return []
+    sizes = records.sizes()
+    if limit is not None:
+        big = np.flatnonzero(sizes > limit)
+        if len(big):
+            i = int(big[0])
+            raise RecordTooLarge(
+                f"record {i + 1} is {int(sizes[i])} bytes, larger than MaxPayloadInMB "
+                f"({limit // (1024 * 1024)} MB = {limit} bytes); raise MaxPayloadInMB or split the record",
+                Batch(i, i + 1),
+            )
+    if strategy != "MultiRecord" or n == 1:
+        return [Batch(i, i + 1) for i in range(n)]
+    if limit is None:
+        return [Batch(0, n)]
+    # Greedy packing over cumulative sizes: each batch is one searchsorted, not one per record.
+    packed = records.spans - records.starts if records.spans is not None else sizes
+    step = packed + len(records.separator)
+    cumulative = np.concatenate(([0], np.cumsum(step)))
+    out, first = [], 0
+    while first < n:
+        stop = int(np.searchsorted(cumulative, cumulative[first] + limit + len(records.separator), side="right")) - 1
+        stop = max(stop, first + 1)
+        out.append(Batch(first, min(stop, n)))
+        first = min(stop, n)
+    return out
+
+
+class RecordTooLarge(PayloadTooLarge):
+    """A single record is over MaxPayloadInMB; ``batch`` names it."""
+
+    def __init__(self, message: str, batch: Batch):
+        super().__init__(message)
+        self.batch = batch

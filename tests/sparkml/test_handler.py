@@ -1,0 +1,155 @@
+"""The sparkml container's request handling, through the same Transformer the server runs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from serving.errors import BadRequest, ConfigurationError, UnsupportedMediaType
+from serving.frameworks.sparkml.export import write_bundle
+from serving.frameworks.sparkml.handler import SparkMLFramework
+from serving.frameworks.sparkml.ops.base import Ports
+from serving.frameworks.sparkml.ops.indexing import StringIndexer
+from serving.handlers.transformer import Transformer
+from serving.server.settings import Settings
+
+DEMO = "combust_mleap/mleap-spring-boot/src/test/resources/demo.zip"
+AIRBNB = "combust_mleap/mleap-benchmark/src/main/resources/models/airbnb.model.rf.zip"
+DEMO_PREDICTION = -67.78953193834998  # upstream's value for a=44.5, c=22.1, d=98.2
+AIRBNB_ROW = "2.0,3.0,50.0,30.0,2.0,56.0,1250.0,90.0,Entire home/apt,1.0,strict,1.0,NY"
+
+
+def container(model_dir, **env) -> Transformer:
+    transformer = Transformer(SparkMLFramework(Settings.from_env(env)))
+    transformer.load(str(model_dir))
+    return transformer
+
+
+@pytest.fixture
+def demo_dir(mleap_fixtures, tmp_path):
+    shutil.copy(mleap_fixtures / DEMO, tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def demo(demo_dir):
+    return container(demo_dir)
+
+
+def test_csv_with_many_rows_answers_one_line_per_row_as_csv_by_default(demo):
+    result = demo.invoke(b"44.5,22.1,98.2\n44.5,22.1,98.2\n", "text/csv", None)
+    assert (result.status, result.content_type) == (200, "text/csv")
+    assert result.body == f"{DEMO_PREDICTION!r}\n{DEMO_PREDICTION!r}\n".encode()
+
+
+def test_json_with_one_row(demo):
+    result = demo.invoke(json.dumps({"data": [44.5, 22.1, 98.2]}).encode(), "application/json", "application/json")
+    assert json.loads(result.body) == [DEMO_PREDICTION]
+
+
+def test_json_with_many_rows(demo):
+    body = json.dumps({"data": [[44.5, 22.1, 98.2], [44.5, 22.1, 98.2]]}).encode()
+    assert json.loads(demo.invoke(body, "application/json", "application/json").body) == [DEMO_PREDICTION] * 2
+
+
+def test_jsonlines_rows_are_answered_in_order(demo):
+    body = b'{"data": [44.5, 22.1, 98.2]}\n{"data": [[44.5, 22.1, 98.2], [44.5, 22.1, 98.2]]}\n'
+    result = demo.invoke(body, "application/jsonlines", "application/jsonlines")
+    assert result.body.decode().splitlines() == [repr(DEMO_PREDICTION)] * 3
+
+
+VECTOR_SCHEMA = {"input": [{"name": "demo:a", "type": "double"}, {"name": "demo:c", "type": "double"},
+                           {"name": "demo:d", "type": "double"}],
+                 "output": {"name": "unscaled_continuous_features", "type": "double", "struct": "vector"}}
+
+
+def test_schema_from_the_environment_chooses_a_vector_output_written_comma_joined(demo_dir):
+    served = container(demo_dir, SAGEMAKER_SPARKML_SCHEMA=json.dumps(VECTOR_SCHEMA))
+    assert served.invoke(b"44.5,22.1,98.2\n1,2,3\n", "text/csv", None).body == b"44.5,22.1,98.2\n1.0,2.0,3.0\n"
+
+
+def test_vector_output_as_jsonlines_features_and_as_text_source(demo_dir):
+    (demo_dir / "schema.json").write_text(json.dumps(VECTOR_SCHEMA))
+    served = container(demo_dir)
+    standard = served.invoke(b"44.5,22.1,98.2\n", "text/csv", "application/jsonlines")
+    text = served.invoke(b"44.5,22.1,98.2\n", "text/csv", "application/jsonlines;data=text")
+    assert standard.body == b'{"features": [44.5, 22.1, 98.2]}\n'
+    assert (text.body, text.content_type) == (b'{"source": "44.5 22.1 98.2"}\n', "application/jsonlines;data=text")
+
+
+def test_a_schema_in_the_request_wins(demo):
+    body = json.dumps({"schema": VECTOR_SCHEMA, "data": [1, 2, 3]}).encode()
+    assert demo.invoke(body, "application/json", "text/csv").body == b"1.0,2.0,3.0\n"
+
+
+def test_wrong_column_count_is_a_bad_request_naming_the_row(demo):
+    with pytest.raises(BadRequest, match="row 2 has 2 values; the schema has 3 columns: demo:a, demo:c, demo:d"):
+        demo.invoke(b"1,2,3\n1,2\n", "text/csv", None)
+
+
+def test_a_value_of_the_wrong_type_names_column_and_row(demo):
+    with pytest.raises(BadRequest, match="column 'demo:c', row 2: 'abc' is not a number \\(the column is double\\)"):
+        demo.invoke(b"1,2,3\n1,abc,3\n", "text/csv", None)
+
+
+def test_an_int_column_refuses_a_fraction(demo_dir):
+    schema = dict(VECTOR_SCHEMA, input=[dict(c, type="int") for c in VECTOR_SCHEMA["input"]])
+    served = container(demo_dir, SAGEMAKER_SPARKML_SCHEMA=json.dumps(schema))
+    with pytest.raises(BadRequest, match="column 'demo:a', row 1: '1.5' is not a int"):
+        served.invoke(b"1.5,2,3\n", "text/csv", None)
+
+
+def test_an_unseen_category_is_a_bad_request_naming_column_and_row(mleap_fixtures, tmp_path):
+    shutil.copy(mleap_fixtures / AIRBNB, tmp_path)
+    served = container(tmp_path)
+    ok = served.invoke(f"{AIRBNB_ROW}\n".encode(), "text/csv", None)
+    assert ok.body == b"218.2767196535019\n"
+    with pytest.raises(BadRequest, match="column 'state', row 2: 'Atlantis' is not a label this StringIndexer"):
+        served.invoke(f"{AIRBNB_ROW}\n{AIRBNB_ROW.replace('NY', 'Atlantis')}\n".encode(), "text/csv", None)
+
+
+def skip_indexer_dir(tmp_path):
+    op = StringIndexer("idx", Ports({"input": "color"}, {"output": "color_index"}), [["red", "green"]], "skip")
+    write_bundle(op, tmp_path / "model" / "indexer.zip")
+    return tmp_path / "model"
+
+
+def test_a_row_spark_would_skip_gets_an_empty_record_in_its_place(tmp_path):
+    served = container(skip_indexer_dir(tmp_path))
+    assert served.invoke(b"green\nblue\nred\n", "text/csv", None).body == b"1.0\n\n0.0\n"
+    answer = served.invoke(b'{"data": [["green"], ["blue"]]}', "application/json", "application/json")
+    assert json.loads(answer.body) == [1.0, None]
+
+
+def test_an_unsupported_content_type_is_415(demo):
+    with pytest.raises(UnsupportedMediaType, match="send one of: text/csv, application/json, application/jsonlines"):
+        demo.invoke(b"x", "application/x-npy", None)
+
+
+def test_a_schema_missing_a_model_input_fails_at_start(demo_dir):
+    schema = dict(VECTOR_SCHEMA, input=VECTOR_SCHEMA["input"][:2])
+    with pytest.raises(ConfigurationError, match="the schema has no input column 'demo:d'"):
+        container(demo_dir, SAGEMAKER_SPARKML_SCHEMA=json.dumps(schema))
+
+
+def test_the_serving_path_never_imports_pyspark(mleap_fixtures):
+    code = (f"import sys; from serving.frameworks.sparkml.model import load_model; "
+            f"from serving.frameworks.sparkml import handler; load_model({str(mleap_fixtures / AIRBNB)!r}); "
+            "print('pyspark' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=".")
+    assert out.stdout.strip() == "False"
+
+
+def test_a_real_server_answers_csv_rows_and_keeps_serving_after_a_400(serve, mleap_fixtures, tmp_path):
+    shutil.copy(mleap_fixtures / AIRBNB, tmp_path)
+    server = serve(tmp_path, framework="sparkml")
+    good = server.invoke(f"{AIRBNB_ROW}\n{AIRBNB_ROW}\n")
+    bad = server.invoke(f"{AIRBNB_ROW.replace('NY', 'Atlantis')}\n")
+    assert (good.status_code, good.text, good.headers["Content-Type"]) == \
+        (200, "218.2767196535019\n218.2767196535019\n", "text/csv")
+    assert bad.status_code == 400 and "column 'state', row 1: 'Atlantis'" in bad.text
+    assert server.get("/ping").status_code == 200
