@@ -120,11 +120,13 @@ class Router:
             return self.invoke(environ, start_response)
         if method == "GET" and path == "/ping":
             return self.ping(start_response)
+        if method == "GET" and path == "/execution-parameters":
+            return self.execution_parameters(start_response)
         if method == "GET" and path == "/metrics":
             return _respond(start_response, 200, [("Content-Type", METRICS_CONTENT_TYPE)], self.metrics.exposition())
         if path.startswith("/admin/"):
             return self.admin_call(environ, start_response, method, path.removeprefix("/admin/"))
-        known = "POST /invocations, POST /endpoints/{name}/invocations, GET /ping, GET /metrics"
+        known = "POST /invocations, POST /endpoints/{name}/invocations, GET /ping, GET /execution-parameters, GET /metrics"
         return _error(start_response, Failure(404, "UnknownOperationException", f"{method} {path} is not a route here; routes: {known}"))
 
     # -- invocations -------------------------------------------------------------------
@@ -304,6 +306,18 @@ class Router:
             return _respond(start_response, 200, [("Content-Type", "text/plain")], b"")
         text = f"{len(problems)} container(s) did not pass the ping health check:\n" + "\n".join(problems) + "\n"
         return _respond(start_response, 503, [("Content-Type", "text/plain")], text.encode())
+
+    def execution_parameters(self, start_response):
+        """The first container's answer: a batch job sends its records to the first container.
+
+        A container without the route (or one that is down) gives the job SageMaker's defaults.
+        """
+        first = self.pipeline.containers[0]
+        try:
+            r = first.pool.request("GET", "/execution-parameters", timeout=5.0)
+        except Exception as exc:  # noqa: BLE001 - the container is down: say so, the job uses defaults
+            return _error(start_response, Failure(503, "ServiceUnavailable", f"{first.name} did not answer /execution-parameters: {exc}"))
+        return _respond(start_response, r.status, [("Content-Type", r.headers.get("Content-Type", "application/json"))], r.data)
 
     def unhealthy(self) -> list[str]:
         return [c.name for c in self.pipeline.containers if c.unavailable() or c.ping()]

@@ -132,19 +132,12 @@ class App:
         if length:
             size = int(length)
             if size > self.max_bytes:
-                raise self.too_large(size)
+                raise too_large(size, self.settings)
             return stream.read(size)
         body = stream.read(self.max_bytes + 1)  # chunked: measured as it is read
         if len(body) > self.max_bytes:
-            raise self.too_large(len(body))
+            raise too_large(len(body), self.settings)
         return body
-
-    def too_large(self, size: int) -> PayloadTooLarge:
-        s = self.settings
-        return PayloadTooLarge(
-            f"the request body is {size} bytes, over the limit of {s.max_payload_bytes} bytes "
-            f"({s.max_payload_mb:g} MB, SAGEMAKER_MAX_PAYLOAD_IN_MB); send fewer rows per request"
-        )
 
     def execution_parameters(self) -> tuple[int, Headers, bytes]:
         try:
@@ -154,6 +147,14 @@ class App:
         if hasattr(params, "get_data") and hasattr(params, "status_code"):  # a flask.Response
             return params.status_code, [("Content-Type", params.headers.get("Content-Type", "application/json"))], params.get_data()
         return 200, [("Content-Type", "application/json")], json.dumps(params).encode()
+
+
+def too_large(size: int, settings: Settings) -> PayloadTooLarge:
+    """The 413 for a body over ``SAGEMAKER_MAX_PAYLOAD_IN_MB`` (also used by in-process chains)."""
+    return PayloadTooLarge(
+        f"the request body is {size} bytes, over the limit of {settings.max_payload_bytes} bytes "
+        f"({settings.max_payload_mb:g} MB, SAGEMAKER_MAX_PAYLOAD_IN_MB); send fewer rows per request"
+    )
 
 
 def create_app(settings: Settings | None = None) -> App:

@@ -18,7 +18,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from ..errors import ConfigurationError, PayloadTooLarge, ServingError
+from ..errors import ConfigurationError, ServingError
+from ..server.app import too_large
 
 log = logging.getLogger("serving.transform")
 
@@ -102,11 +103,3 @@ class Chain:
                 return Failure(name, result.status, result.body.decode("utf-8", "replace"))
             body, content_type = result.body, result.content_type
         return Response(body, content_type)
-
-
-def too_large(size: int, settings) -> PayloadTooLarge:
-    """The 413 a container's server answers for a body over its limit (server/app.py)."""
-    return PayloadTooLarge(
-        f"the request body is {size} bytes, over the limit of {settings.max_payload_bytes} bytes "
-        f"({settings.max_payload_mb:g} MB, SAGEMAKER_MAX_PAYLOAD_IN_MB); send fewer rows per request"
-    )

@@ -87,3 +87,9 @@ def test_boto3_unknown_endpoint_name_is_a_validation_error(runtime):
     with pytest.raises(botocore.exceptions.ClientError) as caught:
         runtime.invoke_endpoint(EndpointName="nope", Body=ROWS.encode(), ContentType="text/csv")
     assert caught.value.response["Error"]["Code"] == "ValidationError"
+
+
+def test_execution_parameters_come_from_the_first_container(endpoint):
+    r = requests.get(endpoint.url + "/execution-parameters", timeout=10)
+    assert r.status_code == 200
+    assert r.json() == {"MaxConcurrentTransforms": 1, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 6}
