@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 import requests
 
+# pyspark starts its Python workers with PYSPARK_PYTHON (pyspark 4 ignores spark.pyspark.python)
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SERVING_SHARED_DIR", REPO.parent / "shared")).resolve()
 ABALONE = SHARED / "data" / "abalone.data"
