@@ -16,15 +16,24 @@ import io
 from typing import Any
 
 from ..errors import BadRequest
-from .tabular import numeric_lines, numeric_rows, rows_to_batch, to_array
+from .tabular import columns_to_batch, numeric_lines, numeric_rows, rows_to_batch, to_array
 
 MEDIA_TYPE = "text/csv"
+
+
+# Above this size a mixed-type body is parsed by Arrow's C++ CSV reader (about 4 times faster
+# than splitting in Python); below it, Arrow's fixed cost per call is more than it saves.
+ARROW_MIN_BYTES = 64 * 1024
 
 
 def decode(text: str) -> Any:
     numbers = numeric_rows(text)
     if numbers is not None:
         return numbers
+    if len(text) >= ARROW_MIN_BYTES:
+        batch = decode_with_arrow(text)
+        if batch is not None:
+            return batch
     if '"' in text:
         try:
             rows = [[f.strip() for f in row] for row in csv.reader(io.StringIO(text), strict=True) if row]
@@ -33,6 +42,43 @@ def decode(text: str) -> Any:
     else:
         rows = [[f.strip() for f in line.split(",")] for line in text.splitlines() if line.strip()]
     return rows_to_batch(rows, "CSV")
+
+
+def decode_with_arrow(text: str) -> Any:
+    """Large mixed bodies: every column read as text, then typed as the Python path types it.
+
+    None (a ragged body, no pyarrow) sends the caller to the Python path, which also words
+    the error for a body that is wrong.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.csv as pcsv
+    except ImportError:
+        return None
+    body = text.encode()
+    start = len(body) - len(body.lstrip(b"\r\n"))
+    end = body.find(b"\n", start)
+    first = body[start:end if end != -1 else len(body)]
+    names = [str(i) for i in range(len(next(csv.reader([first.decode()]))))]
+    try:
+        table = pcsv.read_csv(
+            pa.py_buffer(body),
+            read_options=pcsv.ReadOptions(column_names=names),
+            convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False),
+        )
+    except pa.ArrowInvalid:
+        return None
+    empty = pa.scalar(None, pa.string())
+    columns = []
+    for column in table.columns:
+        column = pc.utf8_trim_whitespace(column)
+        try:
+            numbers = pc.cast(pc.if_else(pc.equal(column, ""), empty, column), pa.float64())
+            columns.append(numbers.to_numpy(zero_copy_only=False))
+        except pa.ArrowInvalid:
+            columns.append(column.to_numpy(zero_copy_only=False).astype(object))
+    return columns_to_batch(columns)
 
 
 def encode(data: Any) -> bytes:

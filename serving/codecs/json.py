@@ -6,7 +6,9 @@ Accepted bodies (all become one batch):
 - ``[{"a": 1, "b": "x"}, ...]``: records (a DataFrame with those column names);
   ``{"a": 1, "b": "x"}``: a single record;
 - ``{"instances": [...]}``: rows, records or ``{"features": [...]}`` items (the JSON request
-  format of the SageMaker built-in algorithms); ``{"features": [...]}``: a single row.
+  format of the SageMaker built-in algorithms); ``{"features": [...]}``: a single row;
+- ``{"predictions": [...]}``: the built-in algorithms' answer (e.g. ``[{"score": 9.5}]``),
+  so a container can follow one of them in a pipeline.
 
 Predictions are written as nested lists (``[[...], ...]`` for 2-D, ``[...]`` for 1-D).
 """
@@ -42,11 +44,13 @@ def decode(text: str) -> Any:
 def items_of(doc: Any) -> list:
     """The list of row-or-record items a JSON document holds."""
     if isinstance(doc, dict):
-        if "instances" in doc:
-            doc = doc["instances"]
-            if not isinstance(doc, list):
-                raise BadRequest(f'"instances" must be a list; {SHAPES}')
-            return doc
+        for key in ("instances", "predictions"):  # requests to, and answers from, SageMaker algorithms
+            if key in doc and len(doc) == 1:
+                if not isinstance(doc[key], list):
+                    raise BadRequest(f'"{key}" must be a list; {SHAPES}')
+                return doc[key]
+        if "features" not in doc and any(isinstance(v, (list, dict)) for v in doc.values()):
+            raise BadRequest(f"a JSON object whose values are lists or objects is not a record; {SHAPES}")
         return [doc]  # one record, or one {"features": [...]} row
     if isinstance(doc, list):
         if doc and all(not isinstance(v, (list, dict)) for v in doc):

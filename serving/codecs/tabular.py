@@ -39,7 +39,11 @@ def rows_to_batch(rows: Sequence[Sequence[Any]], what: str) -> np.ndarray | pd.D
         return np.array(rows, dtype=np.float64)
     except (ValueError, TypeError):
         pass
-    columns = [typed_column(col) for col in zip(*rows)]
+    return columns_to_batch([typed_column(col) for col in zip(*rows)])
+
+
+def columns_to_batch(columns: list[np.ndarray]) -> np.ndarray | pd.DataFrame:
+    """Typed columns -> a float array if all are numbers, else a DataFrame with positional names."""
     if all(col.dtype == np.float64 for col in columns):  # numbers with some missing values
         return np.column_stack(columns)
     return pd.DataFrame(dict(enumerate(columns)))

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+from .. import compat
 from ..errors import ConfigurationError
 from .archive import extract, is_archive
 
@@ -68,6 +69,7 @@ def install_requirements(script: Path) -> None:
 
 def import_script(script: Path) -> ModuleType:
     """Import the script as a module named after it, its folder first on ``sys.path``."""
+    compat.install()  # sagemaker_inference / sagemaker_containers, where not installed
     folder = str(script.parent)
     if folder not in sys.path:
         sys.path.insert(0, folder)

@@ -216,3 +216,38 @@ def test_integer_and_float32_predictions():
     assert codecs.encode(np.array([1, 2], dtype=np.int64), CSV) == b"1\n2\n"
     assert codecs.encode(np.array([0.1], dtype=np.float32), JSON) == b"[0.1]"
     assert codecs.encode(np.zeros((0, 3)), CSV) == b""
+
+
+def test_large_mixed_csv_reads_the_same_as_small_pieces():
+    """Above csv.ARROW_MIN_BYTES another parser reads the body: the batch must not change."""
+    from serving.codecs.csv import ARROW_MIN_BYTES
+
+    rows = ['M, 0.455,"a, b",', 'F,0.53,c, 1e3', 'I, ,"d""e",-2']
+    body = "\n".join(rows * (ARROW_MIN_BYTES // 40 + 1)) + "\n"
+    assert len(body) > ARROW_MIN_BYTES
+    big = decode(body, "text/csv")
+    small = decode("\n".join(rows) + "\n", "text/csv")
+    assert big.shape == (len(rows) * (ARROW_MIN_BYTES // 40 + 1), 4)
+    for col in range(4):
+        expected = small[col].tolist() * (ARROW_MIN_BYTES // 40 + 1)
+        got = big[col].tolist()
+        assert [str(v) for v in got] == [str(v) for v in expected]
+    assert big[1].dtype == np.float64 and big[3].dtype == np.float64
+
+
+def test_large_ragged_csv_names_the_row():
+    from serving.codecs.csv import ARROW_MIN_BYTES
+
+    body = "M,1,2\n" * (ARROW_MIN_BYTES // 6 + 1) + "F,1\n"
+    with pytest.raises(BadRequest, match=r"has 2 values, row 1 has 3"):
+        decode(body, "text/csv")
+
+
+def test_json_predictions_of_a_builtin_algorithm_are_records():
+    out = decode('{"predictions": [{"score": 9.5}, {"score": 3}]}', "application/json")
+    assert out["score"].tolist() == [9.5, 3.0]
+
+
+def test_json_object_of_lists_is_a_bad_request_not_a_crash():
+    with pytest.raises(BadRequest, match="values are lists or objects is not a record"):
+        decode('{"a": [1, 2], "b": [3, 4]}', "application/json")

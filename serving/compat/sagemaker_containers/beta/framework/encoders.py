@@ -10,27 +10,10 @@ import json
 
 import numpy as np
 
+from serving.compat.arrays import array_to_json, array_to_npy, npy_to_numpy
+
 from . import content_types
 from .errors import UnsupportedFormatError
-
-
-def array_to_npy(array_like):
-    buffer = io.BytesIO()
-    np.save(buffer, np.asarray(array_like))
-    return buffer.getvalue()
-
-
-def npy_to_numpy(npy_array):
-    return np.load(io.BytesIO(npy_array), allow_pickle=False)
-
-
-def array_to_json(array_like):
-    def default(obj):
-        if hasattr(obj, "tolist"):
-            return obj.tolist()
-        return json.JSONEncoder().default(obj)
-
-    return json.dumps(array_like, default=default)
 
 
 def json_to_numpy(string_like, dtype=None):

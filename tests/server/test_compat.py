@@ -1,0 +1,50 @@
+"""Our stand-in for sagemaker_inference gives what the real toolkit gives."""
+
+import importlib.util
+import sys
+
+import numpy as np
+import pytest
+
+from serving.compat import FOLDER
+from serving.errors import ServingError
+
+real_encoder = pytest.importorskip("sagemaker_inference.encoder")
+real_decoder = pytest.importorskip("sagemaker_inference.decoder")
+
+
+def stand_in(module: str):
+    """Import serving/compat/sagemaker_inference/<module>.py under another name."""
+    name = f"_standin_sagemaker_inference"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, f"{FOLDER}/sagemaker_inference/__init__.py",
+                                                      submodule_search_locations=[f"{FOLDER}/sagemaker_inference"])
+        package = importlib.util.module_from_spec(spec)
+        sys.modules[name] = package
+        spec.loader.exec_module(package)
+    return importlib.import_module(f"{name}.{module}")
+
+
+ARRAYS = [np.array([[1.5, 2.0], [3.0, -4.25]]), np.array([1.0, 2.5, 3.0]), [[1, 2], [3, 4]], np.array([["a", "b"]])]
+
+
+@pytest.mark.parametrize("content_type", ["text/csv", "application/json", "application/x-npy"])
+@pytest.mark.parametrize("array", ARRAYS, ids=["2d", "1d", "lists", "strings"])
+def test_encode_matches_the_toolkit(array, content_type):
+    assert stand_in("encoder").encode(array, content_type) == real_encoder.encode(array, content_type)
+
+
+@pytest.mark.parametrize("body, content_type", [("1,2\n3,4", "text/csv"), ("[[1, 2], [3, 4]]", "application/json")])
+def test_decode_matches_the_toolkit(body, content_type):
+    np.testing.assert_array_equal(stand_in("decoder").decode(body, content_type), real_decoder.decode(body, content_type))
+
+
+def test_unsupported_type_is_a_415_here():
+    with pytest.raises(ServingError) as err:
+        stand_in("encoder").encode([1], "image/png")
+    assert err.value.status == 415
+
+
+def test_toolkit_errors_choose_the_status():
+    errors = stand_in("errors")
+    assert errors.GenericInferenceToolkitError(422, "no").status == 422
