@@ -21,19 +21,19 @@ from .tabular import columns_to_batch, numeric_lines, numeric_rows, rows_to_batc
 MEDIA_TYPE = "text/csv"
 
 
-# Above this size a mixed-type body is parsed by Arrow's C++ CSV reader (about 4 times faster
-# than splitting in Python); below it, Arrow's fixed cost per call is more than it saves.
+# Above this size a body is parsed by Arrow's C++ CSV reader (4 to 5 times faster than
+# orjson or splitting in Python); below it, Arrow's fixed cost per call is more than it saves.
 ARROW_MIN_BYTES = 64 * 1024
 
 
 def decode(text: str) -> Any:
-    numbers = numeric_rows(text)
-    if numbers is not None:
-        return numbers
     if len(text) >= ARROW_MIN_BYTES:
         batch = decode_with_arrow(text)
         if batch is not None:
             return batch
+    numbers = numeric_rows(text)
+    if numbers is not None:
+        return numbers
     if '"' in text:
         try:
             rows = [[f.strip() for f in row] for row in csv.reader(io.StringIO(text), strict=True) if row]
@@ -45,10 +45,11 @@ def decode(text: str) -> Any:
 
 
 def decode_with_arrow(text: str) -> Any:
-    """Large mixed bodies: every column read as text, then typed as the Python path types it.
+    """Large bodies, typed as the Python path types them: numbers, else stripped strings.
 
-    None (a ragged body, no pyarrow) sends the caller to the Python path, which also words
-    the error for a body that is wrong.
+    Arrow infers the column types; a column it does not read as numbers is read again as
+    text, so a value such as ``true`` or ``2024-01-01`` stays the string it was. None (a
+    ragged body, no pyarrow) sends the caller to the Python path, which words the error.
     """
     try:
         import pyarrow as pa
@@ -56,28 +57,32 @@ def decode_with_arrow(text: str) -> Any:
         import pyarrow.csv as pcsv
     except ImportError:
         return None
-    body = text.encode()
-    start = len(body) - len(body.lstrip(b"\r\n"))
-    end = body.find(b"\n", start)
-    first = body[start:end if end != -1 else len(body)]
-    names = [str(i) for i in range(len(next(csv.reader([first.decode()]))))]
+    body = pa.py_buffer(text.encode())
+    first = text.lstrip("\r\n").split("\n", 1)[0]
+    names = [str(i) for i in range(len(next(csv.reader([first]))))]
+    read = pcsv.ReadOptions(column_names=names)
     try:
-        table = pcsv.read_csv(
-            pa.py_buffer(body),
-            read_options=pcsv.ReadOptions(column_names=names),
-            convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False),
-        )
+        table = pcsv.read_csv(body, read_options=read, convert_options=pcsv.ConvertOptions(
+            null_values=[""], strings_can_be_null=False))
+        numeric = [n for n, f in zip(names, table.schema)
+                   if pa.types.is_floating(f.type) or pa.types.is_integer(f.type) or pa.types.is_null(f.type)]
+        textual = [n for n in names if n not in numeric]
+        if textual:
+            strings = pcsv.read_csv(body, read_options=read, convert_options=pcsv.ConvertOptions(
+                include_columns=textual, column_types={n: pa.string() for n in textual}, strings_can_be_null=False))
     except pa.ArrowInvalid:
         return None
-    empty = pa.scalar(None, pa.string())
     columns = []
-    for column in table.columns:
-        column = pc.utf8_trim_whitespace(column)
-        try:
-            numbers = pc.cast(pc.if_else(pc.equal(column, ""), empty, column), pa.float64())
-            columns.append(numbers.to_numpy(zero_copy_only=False))
-        except pa.ArrowInvalid:
-            columns.append(column.to_numpy(zero_copy_only=False).astype(object))
+    for name in names:
+        if name in numeric:
+            columns.append(pc.cast(table.column(name), pa.float64()).to_numpy(zero_copy_only=False))
+        else:
+            trimmed = pc.utf8_trim_whitespace(strings.column(name))
+            try:  # numbers after all once blank fields count as missing, as in the Python path
+                blank_as_null = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+                columns.append(pc.cast(blank_as_null, pa.float64()).to_numpy(zero_copy_only=False))
+            except pa.ArrowInvalid:
+                columns.append(trimmed.to_numpy(zero_copy_only=False).astype(object))
     return columns_to_batch(columns)
 
 
