@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError
+from ..server.settings import serving_home
 from . import spec as specs
 from .backends import READY, Backend, backend
 from .router import Limits, Pipeline, Router
@@ -52,8 +53,8 @@ CRASH_LOOP = 3  # restarts during start-up after which waiting longer is pointle
 
 
 def home() -> Path:
-    """Where endpoints register: ``$SERVING_HOME`` or ``~/.serving`` (the one variable read here)."""
-    return Path(os.environ.get("SERVING_HOME") or Path.home() / ".serving")
+    """Where endpoints register: ``$SERVING_HOME`` or ``~/.serving`` (read by the settings module)."""
+    return Path(serving_home())
 
 
 def registry_dir() -> Path:
@@ -78,7 +79,7 @@ class Endpoint:
         if not specs.HOSTNAME.match(self.name):
             raise ConfigurationError(f"endpoint name '{self.name}' is not valid: use letters, digits and inner hyphens")
         self.host, self.port = host, port
-        self.backend: Backend = backend(backend_name, **({"workers": workers} if backend_name == "process" else {}))
+        self.backend: Backend = backend(backend_name, workers=workers)
         self.limits = limits or Limits()
         self.startup_timeout, self.stop_grace, self.threads = startup_timeout, stop_grace, threads
         self.register = register
@@ -174,7 +175,7 @@ class Endpoint:
 
     def start_pipeline(self, spec: specs.PipelineSpec) -> Pipeline:
         """Start every container and wait for all to be healthy; on failure stop them and say why."""
-        containers = [self.backend.create(self.name, c) for c in spec.containers]
+        containers = self.backend.create_all(self.name, spec.containers)
         pipeline = Pipeline(spec, containers)
         try:
             for container in containers:

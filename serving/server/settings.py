@@ -88,6 +88,12 @@ class Settings:
         }
 
 
+def serving_home(environ: Mapping[str, str] | None = None) -> str:
+    """Where local endpoints register themselves: ``$SERVING_HOME``, else ``~/.serving``."""
+    env = os.environ if environ is None else environ
+    return env.get("SERVING_HOME") or os.path.join(os.path.expanduser("~"), ".serving")
+
+
 def _log_level(raw: str) -> int:
     if raw.isdigit():
         return int(raw)
