@@ -3,8 +3,10 @@
 A backend turns a :class:`~serving.pipeline.spec.ContainerSpec` into a running
 :class:`Container`: something with a loopback address that speaks the container contract,
 that can be started and stopped, and that says whether it can take requests right now.
-The process backend (``process.py``) runs ``serving serve`` as supervised children; a
-docker backend implements the same two classes over the docker SDK.
+The process backend (``process.py``) runs ``serving serve`` as supervised children; the
+docker backend (``docker_backend.py``) runs images through the docker SDK. Both keep their
+containers alive the same way (:class:`SupervisedContainer`), so a crash looks the same to
+the router and to the user whichever backend runs the pipeline.
 
 The router talks to every container through one pooled keep-alive connection pool
 (``Container.pool``): gunicorn's gthread workers keep connections open for 75 s, so a
@@ -17,6 +19,7 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
+from typing import Sequence
 
 import urllib3
 
@@ -26,6 +29,9 @@ log = logging.getLogger("serving.endpoint")
 
 PING_TIMEOUT = 2.0  # SageMaker's per-ping timeout
 POOL_SIZE = 32  # connections kept per container; more are opened under load and dropped after
+
+MAX_BACKOFF = 30.0
+STABLE_AFTER = 60.0  # a run this long resets the backoff
 
 STARTING, READY, RESTARTING, STOPPED = "starting", "ready", "restarting", "stopped"
 
@@ -96,6 +102,80 @@ class Container(ABC):
         self.pool.close()
 
 
+class SupervisedContainer(Container):
+    """A container that one monitor thread keeps running, whatever runs it.
+
+    The thread launches it, pings it until it is READY, then waits for it to exit. An exit
+    nobody asked for is a crash: the container turns RESTARTING (the router answers 503
+    naming it at once) and is launched again after 1, 2, 4 ... 30 s; the delay resets once
+    a run has stayed up for a minute. A backend supplies the three steps below.
+    """
+
+    launch_errors: tuple[type[BaseException], ...] = (OSError,)  # a launch failing this way is retried
+
+    def __init__(self, endpoint: str, spec: ContainerSpec, host: str, port: int):
+        super().__init__(endpoint, spec, host, port)
+        self.restarts = 0
+        self._stopping = threading.Event()
+        self._monitor: threading.Thread | None = None
+
+    @abstractmethod
+    def launch(self) -> None:
+        """Start one run of the container; return once it is starting."""
+
+    @abstractmethod
+    def running(self) -> bool:
+        """True while the current run has not exited."""
+
+    @abstractmethod
+    def wait_exit(self) -> int | None:
+        """Block until the current run exits; its exit code."""
+
+    def start(self) -> None:
+        self._monitor = threading.Thread(target=self._supervise, name=f"supervise-{self.label}", daemon=True)
+        self._monitor.start()
+
+    def join_monitor(self) -> None:
+        if self._monitor is not None:
+            self._monitor.join()
+
+    def _supervise(self) -> None:
+        """Launch, wait until healthy, wait for the exit; relaunch with backoff until stopped."""
+        backoff = 1.0
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            self.set_state(STARTING, f"container {self.name} is starting")
+            try:
+                self.launch()
+            except self.launch_errors as exc:
+                self.set_state(RESTARTING, f"container {self.name} could not start: {exc}")
+                log.error("[%s] could not start: %s", self.label, exc)
+                code = None
+            else:
+                self._wait_healthy()
+                code = self.wait_exit()
+            if self._stopping.is_set():
+                return
+            if time.monotonic() - started > STABLE_AFTER:
+                backoff = 1.0
+            self.restarts += 1
+            self.set_state(RESTARTING, f"container {self.name} exited with code {code} and is restarting "
+                                       f"(restart {self.restarts}, in {backoff:g} s)")
+            log.error("[%s] exited with code %s; restarting in %g s", self.label, code, backoff)
+            self._stopping.wait(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF)
+
+    def _wait_healthy(self) -> None:
+        while self.running() and not self._stopping.is_set():
+            problem = self.ping()
+            if problem is None:
+                self.set_state(READY)
+                log.info("[%s] is healthy", self.label)
+                return
+            self.reason = f"container {self.name} is starting ({problem})"
+            self._stopping.wait(0.1)
+
+
 class Backend(ABC):
     """Creates containers for an endpoint; ``name`` is what ``--backend`` selects."""
 
@@ -104,6 +184,10 @@ class Backend(ABC):
     @abstractmethod
     def create(self, endpoint: str, spec: ContainerSpec) -> Container:
         """A container for ``spec``, not yet started. Raise ConfigurationError if it cannot run here."""
+
+    def create_all(self, endpoint: str, specs: Sequence[ContainerSpec]) -> list[Container]:
+        """The containers of one pipeline, in order; a backend may share resources among them."""
+        return [self.create(endpoint, spec) for spec in specs]
 
 
 def _reason(exc: Exception) -> str:

@@ -5,10 +5,8 @@ with the variables SageMaker sets for pipelines: ``SAGEMAKER_BIND_TO_PORT`` and 
 ``SAGEMAKER_SAFE_PORT_RANGE`` (the 15 ports after it, in a block found free on loopback),
 plus ``SM_MODEL_DIR`` pointing at the model data.
 
-One monitor thread per container starts the child, pings it until it is READY, then waits
-for it to exit. An exit nobody asked for is a crash: the container turns RESTARTING (the
-router answers 503 naming it at once) and is started again after 1, 2, 4 ... 30 s; the
-delay resets once a run has stayed up for a minute. Output lines are logged with an
+A crashed child is started again after 1, 2, 4 ... 30 s (:class:`SupervisedContainer`;
+meanwhile the router answers 503 naming it). Output lines are logged with an
 ``[endpoint/container]`` prefix.
 
 Children run in their own session, so a Ctrl-C in the terminal reaches only the endpoint,
@@ -26,17 +24,14 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 from ..errors import ConfigurationError
-from .backends import READY, RESTARTING, STARTING, STOPPED, Backend, Container, log
+from .backends import STOPPED, Backend, Container, SupervisedContainer, log
 from .spec import ContainerSpec
 
 BLOCK = 16  # ports per container: the bind port and its safe range
 PORT_RANGE = (20000, 32000)  # below Linux's ephemeral ports, so outgoing sockets never take them
-MAX_BACKOFF = 30.0
-STABLE_AFTER = 60.0  # a run this long resets the backoff
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
@@ -78,15 +73,12 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
         pass
 
 
-class ProcessContainer(Container):
+class ProcessContainer(SupervisedContainer):
     def __init__(self, endpoint: str, spec: ContainerSpec, workers: int | None = None):
         self.base = allocate_block()
         super().__init__(endpoint, spec, "127.0.0.1", self.base)
         self.workers = workers
         self.process: subprocess.Popen | None = None
-        self.restarts = 0
-        self._stopping = threading.Event()
-        self._monitor: threading.Thread | None = None
 
     @property
     def pid(self) -> int | None:
@@ -119,8 +111,7 @@ class ProcessContainer(Container):
 
     def start(self) -> None:
         self.command()  # an Image-only spec fails here, before any thread starts
-        self._monitor = threading.Thread(target=self._supervise, name=f"supervise-{self.label}", daemon=True)
-        self._monitor.start()
+        super().start()
 
     def stop(self, grace: float = 30.0) -> None:
         self._stopping.set()
@@ -134,56 +125,24 @@ class ProcessContainer(Container):
                 log.warning("[%s] did not stop within %g s of SIGTERM; killing it", self.label, grace)
                 process.kill()
                 process.wait()
-        if self._monitor is not None:
-            self._monitor.join()
+        self.join_monitor()
         self.set_state(STOPPED, f"container {self.name} is stopped")
         release_block(self.base)
 
-    def _supervise(self) -> None:
-        """Start, wait until healthy, wait for the exit; restart with backoff until stopped."""
-        backoff = 1.0
-        while not self._stopping.is_set():
-            started = time.monotonic()
-            self.set_state(STARTING, f"container {self.name} is starting")
-            try:
-                self.process = self._spawn()
-            except OSError as exc:
-                self.set_state(RESTARTING, f"container {self.name} could not start: {exc}")
-                log.error("[%s] could not start %s: %s", self.label, self.command()[0], exc)
-                code = None
-            else:
-                self._wait_healthy(self.process)
-                code = self.process.wait()
-            if self._stopping.is_set():
-                return
-            if time.monotonic() - started > STABLE_AFTER:
-                backoff = 1.0
-            self.restarts += 1
-            self.set_state(RESTARTING, f"container {self.name} exited with code {code} and is restarting "
-                                       f"(restart {self.restarts}, in {backoff:g} s)")
-            log.error("[%s] exited with code %s; restarting in %g s", self.label, code, backoff)
-            self._stopping.wait(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF)
-
-    def _spawn(self) -> subprocess.Popen:
-        process = subprocess.Popen(
+    def launch(self) -> None:
+        self.process = process = subprocess.Popen(
             self.command(), env=self.environment(), stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
         threading.Thread(target=self._pump, args=(process,), name=f"log-{self.label}", daemon=True).start()
         log.info("[%s] started pid %d on port %d", self.label, process.pid, self.port)
-        return process
 
-    def _wait_healthy(self, process: subprocess.Popen) -> None:
-        while process.poll() is None and not self._stopping.is_set():
-            problem = self.ping()
-            if problem is None:
-                self.set_state(READY)
-                log.info("[%s] is healthy", self.label)
-                return
-            self.reason = f"container {self.name} is starting ({problem})"
-            self._stopping.wait(0.1)
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def wait_exit(self) -> int | None:
+        return self.process.wait()
 
     def _pump(self, process: subprocess.Popen) -> None:
         assert process.stdout is not None
