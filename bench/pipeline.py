@@ -56,7 +56,7 @@ def load(port: int, path: str, body: bytes, ctype: str, concurrency: int, total:
         with lock:
             latencies.extend(mine)
 
-    client(30)  # warm the workers and the connection pools
+    client(300)  # warm every worker, its caches and the connection pools
     latencies.clear()
     threads = [threading.Thread(target=client, args=(total // concurrency,)) for _ in range(concurrency)]
     started = time.perf_counter()
@@ -114,7 +114,7 @@ def in_process(steps, total: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=600)
+    parser.add_argument("--requests", type=int, default=1500)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per container")
     parser.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "abalone.data"))
     parser.add_argument("--no-write", action="store_true", help="do not update docs/performance.md")

@@ -51,7 +51,12 @@ class Engine:
 
 
 class InProcessEngine(Engine):
-    """Our own containers' handler chain, called directly: one request at a time."""
+    """Our own containers' handler chain, called directly, ``MaxConcurrentTransforms`` at a time.
+
+    The threads share one loaded chain, as a container's threads share its model; NumPy,
+    pandas, Arrow and scikit-learn release the GIL in their heavy loops, so two threads go
+    faster than one on two cores. Answers keep request order; the first failure ends the file.
+    """
 
     name = "inprocess"
 
@@ -59,18 +64,32 @@ class InProcessEngine(Engine):
         self.stages = stages
         self.environment = dict(environment)
         self.chain: Chain | None = None
+        self.pool: ThreadPoolExecutor | None = None
 
     def execution_parameters(self) -> dict | None:
         self.chain = Chain(self.stages, self.environment)
         return self.chain.execution_parameters()
 
+    def start(self, options) -> None:
+        super().start(options)
+        if options.MaxConcurrentTransforms > 1:
+            self.pool = ThreadPoolExecutor(max_workers=options.MaxConcurrentTransforms, thread_name_prefix="inprocess")
+
+    def invoke(self, body: bytes) -> Response | Failure:
+        return self.chain.invoke(body, self.options.ContentType, self.options.Accept)
+
     def invoke_all(self, bodies: Iterable[bytes]) -> list[Response | Failure]:
+        answers = self.pool.map(self.invoke, bodies) if self.pool is not None else map(self.invoke, bodies)
         out = []
-        for body in bodies:
-            out.append(self.chain.invoke(body, self.options.ContentType, self.options.Accept))
-            if isinstance(out[-1], Failure):
+        for answer in answers:
+            out.append(answer)
+            if isinstance(answer, Failure):
                 break
         return out
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 class HttpEngine(Engine):
