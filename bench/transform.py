@@ -125,7 +125,7 @@ def main() -> None:
     spec = specs["npy"]
     lines = write_inputs(work / "rows", args.rows)
     write_inputs(work / "single", args.single_rows, files=1)
-    write_inputs(work / "warm", 20_000, files=4)
+    write_inputs(work / "warm", 100_000, files=4)  # 1 MB requests: every worker warms on full-size bodies
 
     results = []  # (name, rows, seconds)
     results.append(("scikit-learn transform+predict (floor)", args.rows, time_sklearn(dirs, lines)))

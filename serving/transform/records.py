@@ -63,13 +63,23 @@ class Records:
 
     def payload(self, first: int, stop: int) -> bytes:
         """Records ``first..stop-1`` as one request body."""
+        span = self.span(first, stop)
+        if span is None:
+            return self.separator.join(self[i] for i in range(first, stop))
+        return self.data[span[0]:span[1]]
+
+    def span(self, first: int, stop: int) -> tuple[int, int] | None:
+        """Where the body of records ``first..stop-1`` lies in ``data``, or None when it is not one slice.
+
+        It is not when blank lines or CRs lie between the records: the body joins them
+        without. The Spark engine sends executors these offsets instead of the bodies.
+        """
         if stop - first == 1:
-            return self[first]
-        end = self.spans[stop - 1] if self.spans is not None else self.ends[stop - 1]
-        body = self.data[self.starts[first]:end]
+            return int(self.starts[first]), int(self.ends[first])
         if self.separator and self._has_gaps(first, stop):
-            body = self.separator.join(self[i] for i in range(first, stop))
-        return body
+            return None
+        end = self.spans[stop - 1] if self.spans is not None else self.ends[stop - 1]
+        return int(self.starts[first]), int(end)
 
     def _has_gaps(self, first: int, stop: int) -> bool:
         """True when the slice holds more than records and separators (blank lines, CRs)."""
