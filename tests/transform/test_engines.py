@@ -169,3 +169,26 @@ def test_model_spec_with_http_brings_the_pipeline_up_and_down(abalone_spec, abal
     assert report["status"] == "Completed"
     with pytest.raises(requests.ConnectionError):  # nothing is left listening where the router was
         requests.get(report["endpoint"] + "/ping", timeout=2)
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("kind", ["gzip", "crlf-and-blank-lines"])
+def test_spark_matches_inprocess_on_gzip_and_on_gaps_between_records(kind, abalone_spec, spark, tmp_path):
+    """Gzip input, and batches that are not one slice of the file, take the path that ships bodies."""
+    import gzip
+
+    rows = abalone_rows(0, 400)
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    options = dict(BatchStrategy="MultiRecord", MaxPayloadInMB=1, **CSV_JOB)
+    if kind == "gzip":
+        (inputs / "a.csv.gz").write_bytes(gzip.compress(("\n".join(rows) + "\n").encode()))
+        options["CompressionType"] = "Gzip"
+    else:
+        (inputs / "a.csv").write_bytes(("\r\n\r\n".join(rows[:200]) + "\r\n" + "\n".join(rows[200:]) + "\n").encode())
+    results = {engine: transform(str(inputs), str(tmp_path / engine), model=str(abalone_spec), engine=engine, **options)
+               for engine in ("inprocess", "spark")}
+    assert all(r.ok and r.written == 1 for r in results.values()), {k: r.failed for k, r in results.items()}
+    expected = outputs(tmp_path / "inprocess")
+    assert len(next(iter(expected.values())).splitlines()) == 400
+    assert outputs(tmp_path / "spark") == expected
