@@ -103,7 +103,7 @@ class Transformer:
 
     @staticmethod
     def result(out: Any, chosen: MediaType) -> Result:
-        if hasattr(out, "get_data") and hasattr(out, "status_code"):  # a flask/werkzeug Response
+        if is_response(out):
             headers = {k: v for k, v in out.headers.items() if k.lower() not in ("content-type", "content-length")}
             return Result(out.get_data(), _without_added_charset(out.headers.get("Content-Type"), chosen), out.status_code, headers)
         content_type = chosen.full
@@ -116,6 +116,11 @@ class Transformer:
                 f"output_fn returned a {type(out).__name__}; it must return bytes or str, a (body, content_type) pair, or a flask.Response"
             )
         return Result(bytes(out), str(content_type))
+
+
+def is_response(obj: Any) -> bool:
+    """A flask/werkzeug Response (duck-typed: the server itself does not import Flask)."""
+    return hasattr(obj, "get_data") and hasattr(obj, "status_code")
 
 
 def _without_added_charset(content_type: str | None, chosen: MediaType) -> str:

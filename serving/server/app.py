@@ -25,7 +25,7 @@ from ..errors import ConfigurationError, MethodNotAllowed, ModelNotReady, NotFou
 from ..frameworks import framework_class
 from ..handlers.archive import resolve_model_dir
 from ..handlers.context import Request, headers_from_environ, reset_request, set_request
-from ..handlers.transformer import Transformer
+from ..handlers.transformer import Transformer, is_response
 from .logs import access_log
 from .settings import Settings
 
@@ -144,7 +144,7 @@ class App:
             params = self.container.ready().execution_parameters()
         except ServingError as exc:
             return exc.status, [("Content-Type", "application/json")], error_body(exc)
-        if hasattr(params, "get_data") and hasattr(params, "status_code"):  # a flask.Response
+        if is_response(params):
             return params.status_code, [("Content-Type", params.headers.get("Content-Type", "application/json"))], params.get_data()
         return 200, [("Content-Type", "application/json")], json.dumps(params).encode()
 

@@ -3,7 +3,7 @@ import json
 
 import numpy as np
 
-from serving.compat.arrays import npy_to_numpy
+from serving.compat.common import npy_to_numpy
 
 from . import content_types, errors
 

@@ -2,7 +2,7 @@ import io
 
 import numpy as np
 
-from serving.compat.arrays import array_to_json, array_to_npy
+from serving.compat.common import array_to_json, array_to_npy
 
 from . import content_types, errors
 

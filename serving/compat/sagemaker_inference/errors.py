@@ -1,13 +1,8 @@
 """The toolkit's errors. ``BaseInferenceToolkitError`` carries a status code, as in the
 toolkit, and here the status reaches the client (it is one of our typed errors)."""
 
-from serving.errors import ServingError, UnsupportedMediaType
-
-
-class UnsupportedFormatError(UnsupportedMediaType):
-    def __init__(self, content_type, **kwargs):
-        super().__init__(f"Content type {content_type} is not supported by this framework.")
-        self.content_type = content_type
+from serving.compat.common import UnsupportedFormatError  # noqa: F401  (the toolkit's name)
+from serving.errors import ServingError
 
 
 class BaseInferenceToolkitError(ServingError):

@@ -10,7 +10,7 @@ import json
 
 import numpy as np
 
-from serving.compat.arrays import array_to_json, array_to_npy, npy_to_numpy
+from serving.compat.common import array_to_json, array_to_npy, npy_to_numpy
 
 from . import content_types
 from .errors import UnsupportedFormatError

@@ -1,12 +1,6 @@
-from serving.errors import ServingError, UnsupportedMediaType
+from serving.compat.common import UnsupportedFormatError  # noqa: F401  (the toolkit's name)
+from serving.errors import BadRequest
 
 
-class ClientError(ServingError):
-    status = 400
-    title = "Bad Request"
-
-
-class UnsupportedFormatError(UnsupportedMediaType):
-    def __init__(self, content_type, **kwargs):
-        super().__init__(f"Content type {content_type} is not supported by this framework.")
-        self.content_type = content_type
+class ClientError(BadRequest):
+    """The toolkit's client error: a 400 here."""

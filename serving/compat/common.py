@@ -1,4 +1,5 @@
-"""Array encoders with the exact output of the AWS toolkits, shared by both stand-ins."""
+"""What both stand-ins share: array encoders with the AWS toolkits' exact output, and the
+unsupported-format error (a 415 here)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import io
 import json
 
 import numpy as np
+
+from serving.errors import UnsupportedMediaType
 
 
 def array_to_json(array_like) -> str:
@@ -25,3 +28,9 @@ def array_to_npy(array_like) -> bytes:
 
 def npy_to_numpy(body: bytes) -> np.ndarray:
     return np.load(io.BytesIO(body), allow_pickle=False)  # never unpickle a request
+
+
+class UnsupportedFormatError(UnsupportedMediaType):
+    def __init__(self, content_type, **kwargs):  # the toolkits accept extra keywords
+        super().__init__(f"Content type {content_type} is not supported by this framework.")
+        self.content_type = content_type
