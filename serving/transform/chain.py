@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from ..errors import ConfigurationError, ServingError
+from ..handlers.transformer import is_response
 from ..server.app import too_large
 
 log = logging.getLogger("serving.transform")
@@ -86,7 +87,7 @@ class Chain:
     def execution_parameters(self) -> dict:
         """What the first container's ``/execution-parameters`` would answer."""
         params = self.transformers[0].execution_parameters()
-        if hasattr(params, "get_data"):  # a flask Response from execution_parameters_fn
+        if is_response(params):  # a flask Response from execution_parameters_fn
             params = json.loads(params.get_data())
         return params
 

@@ -59,9 +59,7 @@ def run(args: argparse.Namespace) -> int:
     import logging
 
     from ..errors import ConfigurationError
-    from .job import Job
-    from .options import TransformOptions
-    from .runner import engine_for
+    from .job import transform
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     environment = {}
@@ -71,10 +69,9 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigurationError(f"--env {item!r} must be KEY=VALUE")
         environment[key] = value
     values = {name: getattr(args, name) for _, name, _, _ in FLAGS}
-    options = TransformOptions.build(**values, Environment=environment or None)
-    with engine_for(args.engine, model=args.model, endpoint=args.endpoint, master=args.master,
-                    options=options, backend=args.backend) as (engine, model_id):
-        result = Job(args.input, args.output, options, engine, model_id, progress=args.progress, report=args.report).run()
+    result = transform(args.input, args.output, model=args.model, endpoint=args.endpoint, engine=args.engine,
+                       master=args.master, backend=args.backend, progress=args.progress, report=args.report,
+                       Environment=environment or None, **values)
     print(result.summary())
     if not result.ok:
         print(f"transform: {len(result.failed)} file(s) failed; see {result.report_path}", file=sys.stderr)

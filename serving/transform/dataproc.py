@@ -23,6 +23,7 @@ from typing import Any
 from ..codecs.mediatype import MediaType
 from ..errors import BadRequest
 from . import jsonpath
+from .options import FILTERABLE
 from .records import Batch, Records
 
 
@@ -101,12 +102,12 @@ class DataProcessing:
             b"\n".join(format_row(self.input_filter.apply(parse_row(row, media)), media) for row in split_rows(records[i], media))
             for i in range(len(records))
         ]
-        return Records.from_list(filtered, records.separator or b"")
+        return Records.from_list(filtered, records.separator)
 
     def process_output(self, source: Records, batch: Batch, body: bytes, response_type: str) -> list[bytes]:
         """One output per record of ``batch``, joined and filtered."""
         media = self.accept or str(MediaType.parse(response_type))
-        if media not in ("text/csv", "application/json", "application/jsonlines"):
+        if media not in FILTERABLE:
             raise BadRequest(f"OutputFilter and JoinSource can only read text/csv, application/json and "
                              f"application/jsonlines; the container answered {response_type}: set Accept to one of them")
         per_record = [split_rows(source[i], self.content_type or media) for i in range(batch.first, batch.stop)]

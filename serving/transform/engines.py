@@ -13,7 +13,7 @@ import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterable, Iterator, Mapping
+from typing import Iterable, Iterator, Mapping
 
 from ..errors import ConfigurationError
 from .chain import Chain, Failure, Response, Stage
@@ -27,6 +27,7 @@ _FROM_CONTAINER = re.compile(r"from (\S+?) with message")
 
 class Engine:
     name = "base"
+    pool: ThreadPoolExecutor | None = None  # MaxConcurrentTransforms threads, when the engine uses them
 
     def execution_parameters(self) -> dict | None:
         return None
@@ -35,8 +36,19 @@ class Engine:
         """Called once the job's options are resolved, before the first request."""
         self.options = options
 
-    def invoke_all(self, bodies: Iterable[bytes]) -> list[Response | Failure]:
+    def invoke(self, body: bytes) -> Response | Failure:
         raise NotImplementedError
+
+    def invoke_all(self, bodies: Iterable[bytes]) -> list[Response | Failure]:
+        """Answers in request order, up to the first failure; requests not yet sent are then
+        dropped (``Executor.map`` cancels its pending futures when it is dropped)."""
+        answers = self.pool.map(self.invoke, bodies) if self.pool is not None else map(self.invoke, bodies)
+        out = []
+        for answer in answers:
+            out.append(answer)
+            if isinstance(answer, Failure):
+                break
+        return out
 
     def process(self, prepared: Iterator) -> Iterator:
         """Yield ``(file, outcomes)`` per prepared file, in order (Spark overrides this)."""
@@ -47,7 +59,8 @@ class Engine:
                 yield item, self.invoke_all(item.bodies())
 
     def close(self) -> None:
-        pass
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 class InProcessEngine(Engine):
@@ -64,7 +77,6 @@ class InProcessEngine(Engine):
         self.stages = stages
         self.environment = dict(environment)
         self.chain: Chain | None = None
-        self.pool: ThreadPoolExecutor | None = None
 
     def execution_parameters(self) -> dict | None:
         self.chain = Chain(self.stages, self.environment)
@@ -78,18 +90,6 @@ class InProcessEngine(Engine):
     def invoke(self, body: bytes) -> Response | Failure:
         return self.chain.invoke(body, self.options.ContentType, self.options.Accept)
 
-    def invoke_all(self, bodies: Iterable[bytes]) -> list[Response | Failure]:
-        answers = self.pool.map(self.invoke, bodies) if self.pool is not None else map(self.invoke, bodies)
-        out = []
-        for answer in answers:
-            out.append(answer)
-            if isinstance(answer, Failure):
-                break
-        return out
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 class HttpEngine(Engine):
@@ -102,7 +102,6 @@ class HttpEngine(Engine):
 
         self.url = url.rstrip("/").removesuffix("/invocations")
         self.local = threading.local()
-        self.pool: ThreadPoolExecutor | None = None
 
     def session(self):
         session = getattr(self.local, "session", None)
@@ -135,17 +134,6 @@ class HttpEngine(Engine):
     def start(self, options) -> None:
         super().start(options)
         self.pool = ThreadPoolExecutor(max_workers=max(1, options.MaxConcurrentTransforms), thread_name_prefix="transform")
-
-    def invoke_all(self, bodies: Iterable[bytes]) -> list[Response | Failure]:
-        futures = [self.pool.submit(self.invoke, body) for body in bodies]
-        results: list[Response | Failure] = []
-        for future in futures:
-            results.append(future.result())
-            if isinstance(results[-1], Failure):
-                for rest in futures:  # requests not yet sent are dropped; the file has failed
-                    rest.cancel()
-                break
-        return results
 
     def invoke(self, body: bytes) -> Response | Failure:
         import requests
@@ -180,10 +168,6 @@ class HttpEngine(Engine):
                 break
         return failure
 
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-
 
 def failure_from_http(status: int, body: bytes, container: str | None = None) -> Failure:
     """Read the container and its own status out of an error answer (router or container)."""
@@ -203,13 +187,9 @@ def failure_from_http(status: int, body: bytes, container: str | None = None) ->
     return Failure(container, int(original) if original else status, message)
 
 
-def engine_factory(name: str) -> Callable[..., Engine]:
-    if name == "http":
-        return HttpEngine
-    if name == "inprocess":
-        return InProcessEngine
-    if name == "spark":
-        from .spark import SparkEngine
+ENGINES = ("http", "inprocess", "spark")
 
-        return SparkEngine
-    raise ConfigurationError(f"unknown engine '{name}'; choose http, inprocess or spark")
+
+def check_engine(name: str) -> None:
+    if name not in ENGINES:
+        raise ConfigurationError(f"unknown engine '{name}'; choose http, inprocess or spark")

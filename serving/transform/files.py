@@ -20,6 +20,7 @@ import itertools
 import json
 import os
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,13 +67,20 @@ def _glob_root(pattern: str) -> Path:
     return Path(*fixed) if fixed else Path(".")
 
 
-def read_input(path: Path, compression: str) -> bytes:
+def read_input(path: Path, compression: str) -> tuple[bytes, dict]:
+    """The file's bytes (decompressed for Gzip) and its manifest stamp: size, mtime, SHA-256.
+
+    The hash is of the bytes read here, so the file is read once, and an output is recorded
+    against the content it was made from even if the file changes while the job runs.
+    """
+    stat = path.stat()
+    raw = path.read_bytes()
+    stamp = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": hashlib.sha256(raw).hexdigest()}
     if compression != "Gzip":
-        return path.read_bytes()
+        return raw, stamp
     try:
-        with gzip.open(path, "rb") as f:
-            return f.read()
-    except (OSError, EOFError) as exc:
+        return gzip.decompress(raw), stamp
+    except (OSError, EOFError, zlib.error) as exc:
         raise BadRequest(f"{path} cannot be decompressed ({exc}); CompressionType Gzip needs gzip files") from None
 
 
@@ -131,12 +139,9 @@ class Manifest:
             return True
         return file_digest(item.path) == entry["sha256"]
 
-    def record(self, item: InputFile, records: int) -> None:
-        stat = item.path.stat()
-        self.entries[item.relative] = {
-            "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": file_digest(item.path),
-            "job": self.fingerprint, "records": records,
-        }
+    def record(self, item: InputFile, stamp: dict, records: int) -> None:
+        """``stamp`` is what :func:`read_input` returned for the file."""
+        self.entries[item.relative] = {**stamp, "job": self.fingerprint, "records": records}
         body = json.dumps({"version": 1, "files": self.entries}, indent=1, sort_keys=True).encode()
         write_atomic(self.path, [body])
 

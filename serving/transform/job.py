@@ -18,7 +18,7 @@ import json
 import logging
 import sys
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -43,6 +43,7 @@ class PreparedFile:
     source: Records | None = None  # records as read (the join's input side)
     sent: Records | None = None  # records after the InputFilter (what is sent)
     batches: list[Batch] = field(default_factory=list)
+    stamp: dict | None = None  # size, mtime, SHA-256 of the file as read, for the manifest
     error: dict | None = None
 
     @property
@@ -116,7 +117,7 @@ class Job:
             for prepared, outcomes in self.engine.process(self.prepare(item) for item in todo):
                 error = prepared.error or self.finish(prepared, outcomes)
                 if error is None:
-                    manifest.record(prepared.item, prepared.records)
+                    manifest.record(prepared.item, prepared.stamp, prepared.records)
                     result.written += 1
                     result.records += prepared.records
                 else:
@@ -131,7 +132,8 @@ class Job:
     def prepare(self, item: files.InputFile) -> PreparedFile:
         prepared = PreparedFile(item)
         try:
-            source = split(files.read_input(item.path, self.options.CompressionType), self.options.SplitType)
+            data, prepared.stamp = files.read_input(item.path, self.options.CompressionType)
+            source = split(data, self.options.SplitType)
             prepared.source = source
             prepared.sent = self.dataproc.filter_input(source)
             prepared.batches = batches(prepared.sent, self.options.BatchStrategy, self.options.max_payload_bytes)
@@ -185,22 +187,13 @@ class Job:
         body = {**result.to_dict(), "options": {k: v for k, v in self.options.as_dict().items() if k != "Environment"}}
         if getattr(self.engine, "url", None):
             body["endpoint"] = self.engine.url
-        self.report_path.parent.mkdir(parents=True, exist_ok=True)
         files.write_atomic(self.report_path, [json.dumps(body, indent=2).encode() + b"\n"])
         result.report_path = self.report_path
 
 
-class _NoBar:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
-
-
 def _progress_bar(enabled: bool):
     if not enabled:
-        return _NoBar()
+        return nullcontext()
     from tqdm import tqdm
 
     return tqdm(unit=" records", unit_scale=True, desc="transform", file=sys.stderr)
@@ -210,11 +203,9 @@ def transform(input: str, output: str, *, model: str | None = None, endpoint: st
               engine: str = "http", master: str | None = None, backend: str = "process",
               progress: bool | None = None, report: str | None = None, **sagemaker_options: Any) -> JobResult:
     """Run a transform job; options take SageMaker's names (``SplitType="Line"``, ...)."""
-    from .engines import engine_factory
     from .runner import engine_for
 
     options = TransformOptions.build(**sagemaker_options)
-    engine_factory(engine)  # an unknown engine fails before anything starts
     with engine_for(engine, model=model, endpoint=endpoint, master=master, options=options,
                     backend=backend) as (built, model_id):
         return Job(input, output, options, built, model_id, progress=progress, report=report).run()

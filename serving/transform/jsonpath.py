@@ -131,8 +131,7 @@ def _slice(bounds: tuple, n: int) -> slice:
     start, end = bounds
     if end is None:
         return slice(start, None)
-    stop = end + 1 if end >= 0 else (end + 1 if end < -1 else None)
-    return slice(start, stop)
+    return slice(start, None if end == -1 else end + 1)
 
 
 def _kind(value: Any) -> str:

@@ -83,7 +83,7 @@ class Records:
 
     def _has_gaps(self, first: int, stop: int) -> bool:
         """True when the slice holds more than records and separators (blank lines, CRs)."""
-        needed = int(self.sizes()[first:stop].sum()) + (stop - first - 1) * len(self.separator)
+        needed = int((self.ends[first:stop] - self.starts[first:stop]).sum()) + (stop - first - 1) * len(self.separator)
         return needed != int(self.ends[stop - 1] - self.starts[first])
 
 
@@ -178,9 +178,9 @@ def batches(records: Records, strategy: str | None, limit: int | None) -> list[B
     out, first = [], 0
     while first < n:
         stop = int(np.searchsorted(cumulative, cumulative[first] + limit + len(records.separator), side="right")) - 1
-        stop = max(stop, first + 1)
-        out.append(Batch(first, min(stop, n)))
-        first = min(stop, n)
+        stop = max(stop, first + 1)  # at most n: ``cumulative`` has n + 1 entries
+        out.append(Batch(first, stop))
+        first = stop
     return out
 
 

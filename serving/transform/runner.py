@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import ConfigurationError
-from .engines import Engine, HttpEngine, InProcessEngine, engine_factory
+from .engines import Engine, HttpEngine, InProcessEngine, check_engine
 
 
 @contextmanager
 def engine_for(name: str, *, model: str | None, endpoint: str | None, master: str | None,
                options, backend: str = "process") -> Iterator[tuple[Engine, str]]:
-    engine_factory(name)
+    check_engine(name)
     if (model is None) == (endpoint is None):
         raise ConfigurationError("give exactly one of --model SPEC (a pipeline spec file) or --endpoint URL")
     environment = options.container_environment()

@@ -27,6 +27,11 @@ def test_line_split_handles_crlf_blank_lines_and_a_missing_final_newline():
     assert [records[i] for i in range(len(records))] == [b"a,1", b"bb,2", b"cc,3"]
 
 
+def test_recordio_frame_is_mxnet_framing():
+    """Pinned bytes: magic 0xced7230a and the length, little-endian, then padding to 4 bytes."""
+    assert recordio_frame(b"abc") == b"\x0a\x23\xd7\xce\x03\x00\x00\x00abc\x00"
+
+
 def test_recordio_split_reads_framed_records():
     data = recordio_frame(b"abc") + recordio_frame(b"defgh")
     records = split(data, "RecordIO")
