@@ -28,6 +28,15 @@ def shared_dir() -> Path:
     return SHARED
 
 
+def wait_for(condition, timeout: float = 60.0) -> None:
+    """Poll ``condition`` until it is true; fail the test if it is not within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(0.02)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -33,7 +33,23 @@ POOL_SIZE = 32  # connections kept per container; more are opened under load and
 MAX_BACKOFF = 30.0
 STABLE_AFTER = 60.0  # a run this long resets the backoff
 
+BLOCK = 16  # ports per container: the bind port and its safe range
+
 STARTING, READY, RESTARTING, STOPPED = "starting", "ready", "restarting", "stopped"
+
+
+def pipeline_variables(spec: ContainerSpec, bind_port: int, workers: int | None) -> dict[str, str]:
+    """The variables SageMaker sets for a container in a pipeline, on top of its ``Environment``.
+
+    A distinct bind port, a disjoint safe port range (the ports after it in its block) and,
+    unless the spec sets them, ``--workers`` gunicorn workers.
+    """
+    env = dict(spec.environment)
+    env["SAGEMAKER_BIND_TO_PORT"] = str(bind_port)
+    env["SAGEMAKER_SAFE_PORT_RANGE"] = f"{bind_port + 1}-{bind_port + BLOCK - 1}"
+    if workers and "SAGEMAKER_MODEL_SERVER_WORKERS" not in spec.environment:
+        env["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(workers)
+    return env
 
 
 class Container(ABC):

@@ -46,8 +46,8 @@ import docker
 import docker.errors
 
 from ..errors import ConfigurationError
-from .backends import STOPPED, Backend, Container, SupervisedContainer, log
-from .process import BLOCK, allocate_block, release_block
+from .backends import BLOCK, STOPPED, Backend, Container, SupervisedContainer, log, pipeline_variables
+from .process import allocate_block, release_block
 from .spec import ContainerSpec
 
 BIND_LABEL = "com.amazonaws.sagemaker.capabilities.accept-bind-to-port"
@@ -132,14 +132,6 @@ class DockerContainer(SupervisedContainer):
     def container_name(self) -> str:
         return f"{self.resources.id}-{self.name}"
 
-    def environment(self) -> dict[str, str]:
-        env = dict(self.spec.environment)
-        env["SAGEMAKER_BIND_TO_PORT"] = str(self.bind_port)
-        env["SAGEMAKER_SAFE_PORT_RANGE"] = f"{self.bind_port + 1}-{self.bind_port + BLOCK - 1}"
-        if self.workers and "SAGEMAKER_MODEL_SERVER_WORKERS" not in self.spec.environment:
-            env["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(self.workers)
-        return env
-
     def volumes(self) -> dict:
         if not self.spec.model_data:
             return {}
@@ -152,7 +144,7 @@ class DockerContainer(SupervisedContainer):
         network = self.resources.network()
         return client.containers.create(
             self.spec.image, ["serve"], name=self.container_name, hostname=self.name,
-            labels=self.resources.labels, environment=self.environment(), volumes=self.volumes(),
+            labels=self.resources.labels, environment=pipeline_variables(self.spec, self.bind_port, self.workers), volumes=self.volumes(),
             ports={f"{self.bind_port}/tcp": (self.host, self.host_port)}, network=network,
             networking_config={network: client.api.create_endpoint_config(aliases=[self.name])},
         )

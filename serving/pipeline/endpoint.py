@@ -52,13 +52,9 @@ STOP_GRACE = 30.0  # SIGTERM, then SIGKILL 30 s later, as SageMaker stops contai
 CRASH_LOOP = 3  # restarts during start-up after which waiting longer is pointless
 
 
-def home() -> Path:
-    """Where endpoints register: ``$SERVING_HOME`` or ``~/.serving`` (read by the settings module)."""
-    return Path(serving_home())
-
-
 def registry_dir() -> Path:
-    return home() / "endpoints"
+    """Where endpoints register: ``$SERVING_HOME/endpoints`` (``~/.serving`` unless set; see the settings module)."""
+    return Path(serving_home()) / "endpoints"
 
 
 def as_spec(spec: Any) -> specs.PipelineSpec:
@@ -280,10 +276,11 @@ def registered() -> list[dict]:
 
 
 def lookup(name: str) -> dict:
-    for entry in registered():
+    entries = registered()
+    for entry in entries:
         if entry["name"] == name:
             return entry
-    running = ", ".join(e["name"] for e in registered()) or "none"
+    running = ", ".join(e["name"] for e in entries) or "none"
     raise ConfigurationError(f"no endpoint named {name} is running (running: {running}); start it with serving endpoint up")
 
 

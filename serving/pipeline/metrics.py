@@ -30,15 +30,17 @@ class EndpointMetrics:
         self.endpoint = endpoint
         self.registry = CollectorRegistry(auto_describe=True)
         r, e, ec = self.registry, ["endpoint"], ["endpoint", "container"]
-        self.invocations = Counter("sagemaker_invocations", "Requests to the endpoint", e, registry=r)
-        self.errors_4xx = Counter("sagemaker_invocation_4xx_errors", "Requests answered 4xx", e, registry=r)
-        self.errors_5xx = Counter("sagemaker_invocation_5xx_errors", "Requests answered 5xx", e, registry=r)
+        # The endpoint-wide series: their only label never changes, so bound once, not per request.
+        self.invocations = Counter("sagemaker_invocations", "Requests to the endpoint", e, registry=r).labels(endpoint)
+        self.errors_4xx = Counter("sagemaker_invocation_4xx_errors", "Requests answered 4xx", e, registry=r).labels(endpoint)
+        self.errors_5xx = Counter("sagemaker_invocation_5xx_errors", "Requests answered 5xx", e, registry=r).labels(endpoint)
         self.model_errors = Counter("sagemaker_invocation_model_errors",
-                                    "Requests a container failed (non-2xx, timeout, broken connection)", e, registry=r)
-        self.model_latency = Histogram("sagemaker_model_latency_seconds",
-                                       "Time spent in containers, summed over the pipeline", e, registry=r, buckets=BUCKETS)
-        self.overhead_latency = Histogram("sagemaker_overhead_latency_seconds",
-                                          "Router time minus model latency", e, registry=r, buckets=BUCKETS)
+                                    "Requests a container failed (non-2xx, timeout, broken connection)", e,
+                                    registry=r).labels(endpoint)
+        self.model_latency = Histogram("sagemaker_model_latency_seconds", "Time spent in containers, summed over the "
+                                       "pipeline", e, registry=r, buckets=BUCKETS).labels(endpoint)
+        self.overhead_latency = Histogram("sagemaker_overhead_latency_seconds", "Router time minus model latency", e,
+                                          registry=r, buckets=BUCKETS).labels(endpoint)
         self.container_invocations = Counter("sagemaker_container_invocations", "Requests sent to a container", ec, registry=r)
         self.container_4xx = Counter("sagemaker_container_invocation_4xx_errors", "Container answers 4xx", ec, registry=r)
         self.container_5xx = Counter("sagemaker_container_invocation_5xx_errors",
@@ -57,15 +59,15 @@ class EndpointMetrics:
 
     def request(self, status: int, total: float, model: float, model_error: bool) -> None:
         """One client request, answered with ``status`` after ``total`` seconds, ``model`` of them in containers."""
-        self.invocations.labels(self.endpoint).inc()
+        self.invocations.inc()
         if 400 <= status < 500:
-            self.errors_4xx.labels(self.endpoint).inc()
+            self.errors_4xx.inc()
         elif status >= 500:
-            self.errors_5xx.labels(self.endpoint).inc()
+            self.errors_5xx.inc()
         if model_error:
-            self.model_errors.labels(self.endpoint).inc()
-        self.model_latency.labels(self.endpoint).observe(model)
-        self.overhead_latency.labels(self.endpoint).observe(max(total - model, 0.0))
+            self.model_errors.inc()
+        self.model_latency.observe(model)
+        self.overhead_latency.observe(max(total - model, 0.0))
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

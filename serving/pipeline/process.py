@@ -27,10 +27,9 @@ import threading
 from pathlib import Path
 
 from ..errors import ConfigurationError
-from .backends import STOPPED, Backend, Container, SupervisedContainer, log
+from .backends import BLOCK, STOPPED, Backend, Container, SupervisedContainer, log, pipeline_variables
 from .spec import ContainerSpec
 
-BLOCK = 16  # ports per container: the bind port and its safe range
 PORT_RANGE = (20000, 32000)  # below Linux's ephemeral ports, so outgoing sockets never take them
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
@@ -97,16 +96,12 @@ class ProcessContainer(SupervisedContainer):
     def environment(self) -> dict[str, str]:
         # A container sees the variables of its spec, not the SageMaker settings of whoever started the endpoint.
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SAGEMAKER_", "SM_", "SERVING_"))}
-        env.update(self.spec.environment)
-        env["SAGEMAKER_BIND_TO_PORT"] = str(self.port)
-        env["SAGEMAKER_SAFE_PORT_RANGE"] = f"{self.base + 1}-{self.base + BLOCK - 1}"
+        env.update(pipeline_variables(self.spec, self.port, self.workers))
         env["PYTHONUNBUFFERED"] = "1"
         if not self.spec.command:  # run the same serving package as this endpoint, wherever it was imported from
             env["PYTHONPATH"] = os.pathsep.join(filter(None, (PACKAGE_ROOT, env.get("PYTHONPATH"))))
         if self.spec.model_data:
             env["SM_MODEL_DIR"] = self.spec.model_data
-        if self.workers and "SAGEMAKER_MODEL_SERVER_WORKERS" not in self.spec.environment:
-            env["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(self.workers)
         return env
 
     def start(self) -> None:

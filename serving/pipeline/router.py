@@ -221,12 +221,11 @@ class Router:
 
     def chain(self, pipeline: Pipeline, target: str | None) -> list[Container]:
         direct = pipeline.spec.mode == "Direct"
-        names = ", ".join(pipeline.by_name)
         if target is None:
             if direct:
                 raise Failure(400, "ValidationError",
                               f"Endpoint {self.name} is configured for direct invocation: set TargetContainerHostname "
-                              f"(header {TARGET_CONTAINER}) to one of: {names}")
+                              f"(header {TARGET_CONTAINER}) to one of: {', '.join(pipeline.by_name)}")
             return pipeline.containers
         if not direct:
             raise Failure(400, "ValidationError",
@@ -234,7 +233,8 @@ class Router:
                           "direct invocation (its InferenceExecutionConfig.Mode is Serial); leave it out to run the pipeline")
         if target not in pipeline.by_name:
             raise Failure(400, "ValidationError",
-                          f"TargetContainerHostname '{target}' does not exist in endpoint {self.name}; its containers are: {names}")
+                          f"TargetContainerHostname '{target}' does not exist in endpoint {self.name}; its containers are: "
+                          f"{', '.join(pipeline.by_name)}")
         return [pipeline.by_name[target]]
 
     def call(self, container: Container, body: bytes, headers: dict, limit: int, model_seconds: list[float]):
@@ -318,9 +318,6 @@ class Router:
         except Exception as exc:  # noqa: BLE001 - the container is down: say so, the job uses defaults
             return _error(start_response, Failure(503, "ServiceUnavailable", f"{first.name} did not answer /execution-parameters: {exc}"))
         return _respond(start_response, r.status, [("Content-Type", r.headers.get("Content-Type", "application/json"))], r.data)
-
-    def unhealthy(self) -> list[str]:
-        return [c.name for c in self.pipeline.containers if c.unavailable() or c.ping()]
 
     # -- admin -----------------------------------------------------------------------------
 

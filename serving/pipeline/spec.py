@@ -193,11 +193,10 @@ def _environment_warnings(containers: tuple[ContainerSpec, ...]) -> list[str]:
         if len(c.environment) > ENV_MAX_ENTRIES:
             warnings.append(f"{c.hostname}: {len(c.environment)} Environment entries; SageMaker allows {ENV_MAX_ENTRIES}")
         for key, value in c.environment.items():
-            size = len(key.encode()) + len(value.encode())
-            total += size
-            for what, text in (("name", key), ("value", value)):
-                if len(text.encode()) > ENV_MAX_ITEM_BYTES:
-                    warnings.append(f"{c.hostname}: Environment {what} of {key} is {len(text.encode())} bytes; "
+            for what, size in (("name", len(key.encode())), ("value", len(value.encode()))):
+                total += size
+                if size > ENV_MAX_ITEM_BYTES:
+                    warnings.append(f"{c.hostname}: Environment {what} of {key} is {size} bytes; "
                                     f"SageMaker allows {ENV_MAX_ITEM_BYTES}")
     if total > ENV_MAX_TOTAL_BYTES:
         warnings.append(f"the Environment of all containers is {total} bytes together; SageMaker allows "

@@ -31,8 +31,7 @@ from serving.errors import ConfigurationError
 from serving.pipeline.backends import READY
 from serving.pipeline.docker_backend import DockerBackend
 from serving.pipeline.endpoint import Endpoint
-from tests.conftest import free_port
-from tests.pipeline.test_supervision import wait_for
+from tests.conftest import free_port, wait_for
 
 pytestmark = pytest.mark.docker
 

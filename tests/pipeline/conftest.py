@@ -8,22 +8,31 @@ and ``SERVING_HOME`` points at a temporary folder so no test sees a developer's 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
 from serving.pipeline.endpoint import Endpoint
+from tests.conftest import REPO
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-PROBE = HERE / "containers" / "probe.py"
+PROBE = Path(__file__).resolve().parent / "containers" / "probe.py"
 
 
 def probe(name: str, **environment: str) -> dict:
     """A container definition for the probe test container called ``name``."""
     return {"ContainerHostname": name, "Command": [sys.executable, str(PROBE)],
             "Environment": {"PROBE_NAME": name, **environment}}
+
+
+def abalone_example(root: Path, abalone_models) -> Path:
+    """examples/abalone/pipeline.yaml as written, copied under ``root`` with the trained models
+    where its relative paths point (``build/abalone``); the path of the copied spec."""
+    shutil.copytree(REPO / "examples" / "abalone", root / "examples" / "abalone",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(abalone_models[0].parent, root / "build" / "abalone")
+    return root / "examples" / "abalone" / "pipeline.yaml"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -53,15 +62,3 @@ def endpoints():
     for endpoint in started:
         endpoint.down()
 
-
-@pytest.fixture(scope="session")
-def abalone_models(tmp_path_factory, shared_dir):
-    """The featurizer and regressor of examples/abalone, trained on the shared abalone data."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("abalone_train", REPO / "examples" / "abalone" / "train.py")
-    train = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(train)
-    out = tmp_path_factory.mktemp("abalone")
-    train.train(shared_dir / "data" / "abalone.data", out)
-    return out, train

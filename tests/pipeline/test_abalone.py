@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-import shutil
-
 import boto3
 import botocore.exceptions
 import numpy as np
 import pytest
 import requests
 
-from .conftest import REPO
+from tests.conftest import load_example
+
+from .conftest import abalone_example
 
 ROWS = "M,0.455,0.365,0.095,0.514,0.2245,0.101,0.15\nF,0.53,0.42,0.135,0.677,0.2565,0.1415,0.21\nI,0.33,0.255,0.08,0.205,0.0895,0.0395,0.055\n"
 
 
 @pytest.fixture(scope="module")
 def endpoint(endpoints, abalone_models, tmp_path_factory):
-    """examples/abalone/pipeline.yaml as written: copied with the models where its relative paths point."""
-    models, _ = abalone_models
-    root = tmp_path_factory.mktemp("example")
-    shutil.copytree(REPO / "examples" / "abalone", root / "examples" / "abalone",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(models, root / "build" / "abalone")
-    return endpoints(root / "examples" / "abalone" / "pipeline.yaml")
+    return endpoints(abalone_example(tmp_path_factory.mktemp("example"), abalone_models))
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +28,10 @@ def expected_rings(abalone_models):
     import joblib
     import pandas as pd
 
-    models, train = abalone_models
-    frame = pd.read_csv(io.StringIO(ROWS), header=None, names=train.FEATURES)
-    featurizer = joblib.load(models / "featurizer" / "model.joblib")
-    regressor = joblib.load(models / "regressor" / "model.joblib")
+    featurizer_dir, regressor_dir = abalone_models
+    frame = pd.read_csv(io.StringIO(ROWS), header=None, names=load_example("abalone/train.py").FEATURES)
+    featurizer = joblib.load(featurizer_dir / "model.joblib")
+    regressor = joblib.load(regressor_dir / "model.joblib")
     return regressor.predict(featurizer.transform(frame))
 
 

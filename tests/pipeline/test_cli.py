@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -13,8 +12,9 @@ import time
 import pytest
 
 from serving.pipeline.endpoint import alive, registry_path
+from tests.conftest import REPO
 
-from .conftest import REPO, probe
+from .conftest import abalone_example, probe
 
 ROW = "M,0.455,0.365,0.095,0.514,0.2245,0.101,0.15"
 
@@ -49,11 +49,7 @@ def container_pids(entry: dict) -> list[int]:
 
 @pytest.fixture
 def example(abalone_models, tmp_path):
-    models, _ = abalone_models
-    shutil.copytree(REPO / "examples" / "abalone", tmp_path / "examples" / "abalone",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(models, tmp_path / "build" / "abalone")
-    return tmp_path / "examples" / "abalone" / "pipeline.yaml"
+    return abalone_example(tmp_path, abalone_models)
 
 
 def test_up_ls_invoke_update_down(example):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
 import requests
@@ -12,16 +11,9 @@ import requests
 from serving.errors import ConfigurationError
 from serving.pipeline.backends import READY
 from serving.pipeline.endpoint import Endpoint
+from tests.conftest import wait_for
 
 from .conftest import probe
-
-
-def wait_for(condition, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(0.02)
 
 
 def serving_children() -> list[int]:

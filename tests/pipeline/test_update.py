@@ -24,15 +24,14 @@ def endpoint(endpoints):
     return endpoints({"Containers": [probe("blue-1"), probe("blue-2")]}, name="bluegreen")
 
 
-def test_a_failing_new_pipeline_leaves_the_old_one_serving(endpoint, tmp_path):
-    endpoint.startup_timeout = 4
+def test_a_failing_new_pipeline_leaves_the_old_one_serving(endpoint, tmp_path, monkeypatch):
+    monkeypatch.setattr(endpoint, "startup_timeout", 4)
     bad = {"Containers": [probe("green-1"), {"ContainerHostname": "broken", "Framework": "model", "ModelDataUrl": str(tmp_path)}]}
     with pytest.raises(ConfigurationError) as caught:
         endpoint.update(bad)
     assert str(caught.value).startswith("1 container(s) did not pass the ping health check within 4 s (broken): ")
     response = requests.post(endpoint.url + "/invocations", data=b"x\n", headers={"Content-Type": "text/plain"}, timeout=30)
     assert (response.status_code, answered_by(response)) == (200, "blue-2")
-    endpoint.startup_timeout = 240
 
 
 def test_update_under_continuous_load_fails_no_request(endpoint):
