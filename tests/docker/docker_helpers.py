@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 PREFIX = os.environ.get("SERVING_IMAGE_PREFIX", "serving")
 TAG = os.environ.get("SERVING_IMAGE_TAG", "latest")
 CUSTOM_EXAMPLE = REPO / "examples" / "custom-container"
+POSTPROCESSOR = REPO / "examples" / "abalone" / "postprocessor" / "code" / "inference.py"  # its script
 CUSTOM_IMAGE = "abalone-age:test"  # built by the custom_image fixture
 IMAGES = {name: f"{PREFIX}-{name}:{TAG}" for name in ("model", "sklearn", "sparkml")} | {"custom": CUSTOM_IMAGE}
 
@@ -64,7 +65,8 @@ def custom_image(docker_client, image):
     """The abalone post-processor of examples/custom-container, built FROM the model image."""
     image("model")
     built, _ = docker_client.images.build(
-        path=str(CUSTOM_EXAMPLE), tag=CUSTOM_IMAGE, buildargs={"MODEL_IMAGE": IMAGES["model"]}, rm=True
+        path=str(CUSTOM_EXAMPLE.parent), dockerfile="custom-container/Dockerfile", tag=CUSTOM_IMAGE,
+        buildargs={"MODEL_IMAGE": IMAGES["model"]}, rm=True
     )
     return built
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from docker_helpers import (  # noqa: F401  (fixtures are used by name)
-    CUSTOM_EXAMPLE, IMAGES, custom_image, docker_client, image, readable_dir, run,
+    IMAGES, POSTPROCESSOR, custom_image, docker_client, image, readable_dir, run,
 )
 
 pytestmark = pytest.mark.docker
@@ -50,7 +50,7 @@ def serving(run, image, custom_image, readable_dir, abalone_models, shared_dir):
             model = {"demo.zip": shared_dir / DEMO_BUNDLE}
             env.setdefault("SAGEMAKER_SPARKML_SCHEMA", json.dumps(DEMO_SCHEMA))
         elif name == "model":  # the example script where SageMaker repacks code: <model>/code/
-            model = {"code/inference.py": CUSTOM_EXAMPLE / "inference.py"}
+            model = {"code/inference.py": POSTPROCESSOR}
         else:  # the script is in the image; the model directory is empty
             model = {}
         image(name)
@@ -139,7 +139,8 @@ def test_postprocessor_adds_one_and_a_half_years_to_the_rings(serving, name):
     response = serving(name).invoke("9\n15\n10.25\n")
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"] == "application/json"
-    assert response.json() == {"rings": [9.0, 15.0, 10.25], "age": [10.5, 16.5, 11.75]}
+    assert response.json() == {"predictions": [{"rings": 9.0, "age": 10.5}, {"rings": 15.0, "age": 16.5},
+                                               {"rings": 10.25, "age": 11.75}]}
 
 
 def test_postprocessor_refuses_two_columns_with_400(serving):
@@ -177,7 +178,9 @@ def test_abalone_chain_through_three_containers(run, image, custom_image, readab
         body = response.content
     features = joblib.load(featurizer_dir / "model.joblib").transform(abalone_rows)
     rings = joblib.load(regressor_dir / "model.joblib").predict(features)
-    assert json.loads(body) == {"rings": rings.tolist(), "age": (rings + 1.5).tolist()}
+    got = json.loads(body)["predictions"]  # four decimals, as the post-processor writes them
+    np.testing.assert_allclose([p["rings"] for p in got], rings, rtol=0, atol=5e-5)
+    np.testing.assert_allclose([p["age"] for p in got], rings + 1.5, rtol=0, atol=5e-5)
 
 
 def test_sparkml_image_has_no_jvm_and_no_pyspark(docker_client, image):
