@@ -153,3 +153,13 @@ def test_a_real_server_answers_csv_rows_and_keeps_serving_after_a_400(serve, mle
         (200, "218.2767196535019\n218.2767196535019\n", "text/csv")
     assert bad.status_code == 400 and "column 'state', row 1: 'Atlantis'" in bad.text
     assert server.get("/ping").status_code == 200
+
+
+def test_a_jsonlines_schema_on_the_first_line_holds_for_the_lines_after_it(demo):
+    body = (json.dumps({"schema": VECTOR_SCHEMA, "data": [1, 2, 3]}) + '\n{"data": [4, 5, 6]}\n').encode()
+    assert demo.invoke(body, "application/jsonlines", "text/csv").body == b"1.0,2.0,3.0\n4.0,5.0,6.0\n"
+
+
+def test_a_line_that_is_not_json_is_a_bad_request_naming_the_line(demo):
+    with pytest.raises(BadRequest, match=r"the JSON Lines \(line 2\) body is not valid JSON"):
+        demo.invoke(b'{"data": [44.5, 22.1, 98.2]}\n{"data": [1,\n', "application/jsonlines", None)

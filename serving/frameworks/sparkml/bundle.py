@@ -167,17 +167,6 @@ class NodeContext:
     def load_node(self, name: str) -> Op:
         return _load_op(self.child(f"{name}.node"), name)
 
-    def version_before(self, version: str) -> bool:
-        """True when the bundle was written by an MLeap older than ``version`` (e.g. "0.11")."""
-        return version_tuple(self.version) < version_tuple(version)
-
-
-def version_tuple(version: str) -> tuple[int, ...]:
-    parts = []
-    for piece in version.split("-")[0].split("."):
-        parts.append(int(piece) if piece.isdigit() else 0)
-    return tuple(parts)
-
 
 def _load_op(context: NodeContext, default_name: str) -> Op:
     files = context._files

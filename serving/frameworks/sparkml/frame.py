@@ -57,10 +57,6 @@ class Frame:
             raise ValueError(f"column '{name}' has {rows} rows, the frame has {self.n_rows}")
         self.columns[name] = column
 
-    def dense(self, name: str) -> np.ndarray:
-        """The column as a dense 2-D float array (vectors) or 1-D array (scalars)."""
-        return as_dense(self[name])
-
     # -- rows ---------------------------------------------------------------------------
     @property
     def origin(self) -> np.ndarray:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ...codecs import body_as_text
 from ...codecs.mediatype import MediaType
 from ...errors import BadRequest
 from ...handlers.framework import Framework
@@ -27,17 +28,18 @@ SCHEMA_FILE = "schema.json"
 
 @dataclass
 class Served:
-    """What ``model_fn`` returns: the model and the schema configured for it, if any."""
+    """What ``model_fn`` returns: the model and the schema in force when a request brings
+    none (the configured one, else the model's default, built once at load)."""
 
     model: SparkMLModel
-    schema: Schema | None
+    schema: Schema
 
     def schema_for(self, raw: Any) -> Schema:
         if raw is not None:
             schema = parse_schema(raw, "the request's schema", BadRequest)
             check_schema(schema, self.model, BadRequest)
             return schema
-        return self.schema or default_schema(self.model)
+        return self.schema
 
 
 @dataclass
@@ -60,28 +62,28 @@ class SparkMLFramework(Framework):
     def model_fn(self, model_dir: str) -> Served:
         model = load_model(model_dir)
         schema = configured_schema(self.settings, model_dir)
-        if schema is not None:
-            check_schema(schema, model)
+        if schema is None:
+            return Served(model, default_schema(model))
+        check_schema(schema, model)
         return Served(model, schema)
 
     def input_fn(self, body: bytes | str, content_type: MediaType) -> Request:
-        return Request(body if isinstance(body, str) else body.decode("utf-8"), content_type)
+        return Request(body if isinstance(body, str) else body_as_text(body, content_type), content_type)
 
     def predict_fn(self, data: Request, model: Served) -> Prediction:
         if data.content_type == "text/csv":
-            parsed = wire.parse_csv(data.text)
+            rows, schema = wire.parse_csv(data.text), model.schema
         elif data.content_type == "application/json":
-            parsed = wire.parse_json(data.text, model.schema_for)
+            rows, schema = wire.parse_json(data.text, model.schema_for)
         else:
-            parsed = wire.parse_jsonlines(data.text, model.schema_for)
-        schema = model.schema_for(parsed.schema)
-        frame = rows_to_frame(parsed.rows, schema)
+            rows, schema = wire.parse_jsonlines(data.text, model.schema_for)
+        frame = rows_to_frame(rows, schema)
         model.model.transform(frame)
         output = schema.output
         if output.name not in frame:
             raise BadRequest(f"the output column '{output.name}' is not produced by the model; choose one of: "
                              f"{', '.join(model.model.outputs)}")
-        return Prediction(wire.records(frame[output.name], len(parsed.rows), frame.origin, output.type))
+        return Prediction(wire.records(frame[output.name], len(rows), frame.origin, output.type))
 
     def output_fn(self, prediction: Prediction, accept: MediaType) -> tuple[bytes, str]:
         if accept == "text/csv":

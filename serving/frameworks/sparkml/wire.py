@@ -17,27 +17,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from ...codecs.json import loads
 from ...errors import BadRequest
 from .frame import is_sparse
 from .schema import Schema
 
 
-@dataclass
-class Parsed:
-    """A decoded request: rows (lists of values) and the schema it carried, if any."""
-
-    rows: list[list[Any]]
-    schema: Any = None  # the raw "schema" object of a JSON request
-
-
-def parse_csv(text: str) -> Parsed:
-    rows = [row for row in csv.reader(io.StringIO(text)) if row]
-    return Parsed(rows)
+def parse_csv(text: str) -> list[list[str]]:
+    return [row for row in csv.reader(io.StringIO(text)) if row]
 
 
 def _rows_of(data: Any, schema: Schema, where: str) -> list[list[Any]]:
@@ -65,37 +56,36 @@ def _is_row(values: list, schema: Schema) -> bool:
     return True
 
 
-def parse_json_object(obj: Any, schema_for: Any, where: str) -> Parsed:
-    """One ``{"schema"?, "data"}`` object; ``schema_for(raw)`` resolves the effective schema."""
+def _data_of(obj: Any, where: str) -> Any:
     if not isinstance(obj, dict) or "data" not in obj:
         raise BadRequest(f'{where} must be an object {{"data": [...]}} (optionally with "schema")')
-    raw_schema = obj.get("schema")
-    return Parsed(_rows_of(obj["data"], schema_for(raw_schema), where), raw_schema)
+    return obj["data"]
 
 
-def parse_json(text: str, schema_for) -> Parsed:
-    try:
-        obj = json.loads(text)
-    except ValueError as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}") from None
-    return parse_json_object(obj, schema_for, "the JSON body")
+def parse_json(text: str, schema_for) -> tuple[list[list[Any]], Schema]:
+    """Rows and the schema in force; ``schema_for(raw)`` resolves a request's ``"schema"``
+    (``None``: the configured one)."""
+    obj = loads(text, "JSON")
+    data = _data_of(obj, "the JSON body")
+    schema = schema_for(obj.get("schema"))
+    return _rows_of(data, schema, "the JSON body"), schema
 
 
-def parse_jsonlines(text: str, schema_for) -> Parsed:
+def parse_jsonlines(text: str, schema_for) -> tuple[list[list[Any]], Schema]:
+    """As :func:`parse_json`, a line at a time; a line's ``"schema"`` holds from that line on
+    (resolved once, not per line)."""
     rows: list[list[Any]] = []
-    raw_schema = None
+    schema = None
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except ValueError as exc:
-            raise BadRequest(f"line {number} is not valid JSON: {exc}") from None
-        if isinstance(obj, dict) and obj.get("schema") is not None:
-            raw_schema = obj["schema"]
-        part = parse_json_object(obj, lambda _: schema_for(raw_schema), f"line {number}")
-        rows.extend(part.rows)
-    return Parsed(rows, raw_schema)
+        where = f"line {number}"
+        obj = loads(line, f"JSON Lines ({where})")
+        data = _data_of(obj, where)
+        if schema is None or obj.get("schema") is not None:
+            schema = schema_for(obj.get("schema"))
+        rows.extend(_rows_of(data, schema, where))
+    return rows, schema if schema is not None else schema_for(None)
 
 
 # -- output -----------------------------------------------------------------------------

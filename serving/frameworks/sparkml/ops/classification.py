@@ -14,7 +14,7 @@ import numpy as np
 
 from ....errors import BadRequest, ConfigurationError
 from .. import encode as enc
-from ..frame import is_sparse
+from ..frame import as_dense, is_sparse
 from ..spark_native import SparkStage, load_stage, matrix, vector
 from . import OPS, register
 from .base import Ports
@@ -243,7 +243,7 @@ class NaiveBayes(Classifier):
             scores = np.asarray(X @ self.theta.T)
             top = scores.max(axis=1, keepdims=True)
             return scores - (np.log(np.exp(scores - top).sum(axis=1, keepdims=True)) + top)
-        X = X.toarray() if hasattr(X, "toarray") else X
+        X = as_dense(X)
         out = np.empty((X.shape[0], self.num_classes))
         for c in range(self.num_classes):  # classes are few; rows and features stay vectorised
             d = X - self.theta[c]

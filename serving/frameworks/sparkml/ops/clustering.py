@@ -6,12 +6,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import numpy as np
 
 from ....errors import ConfigurationError
 from .. import encode as enc
+from ..frame import as_dense
 from ..spark_native import matrix, vector
 from . import register
 from .base import Op, Ports
@@ -19,10 +19,6 @@ from .predictor import features, spark_ports
 
 # Spark's MLUtils.EPSILON: the machine epsilon of double precision.
 EPSILON = float(np.finfo(np.float64).eps)
-
-
-def _dense(X: Any) -> np.ndarray:
-    return X.toarray() if hasattr(X, "toarray") else np.asarray(X)
 
 
 def squared_distances(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
@@ -79,7 +75,7 @@ class KMeans(ClusterModel):
         return "k_means", {"cluster_centers": enc.tensors(self.centers), "num_features": enc.long(self.num_features)}
 
     def transform(self, frame) -> None:
-        X = _dense(features(frame, self, self.num_features))
+        X = as_dense(features(frame, self, self.num_features))
         if self.distance_measure == "cosine":
             norms = np.linalg.norm(X, axis=1)[:, None] * np.linalg.norm(self.centers, axis=1)[None, :]
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -167,7 +163,7 @@ class BisectingKMeans(ClusterModel):
         writer.write_text("tree.json", "\n".join(lines) + "\n")
 
     def transform(self, frame) -> None:
-        X = _dense(features(frame, self, self.num_features))
+        X = as_dense(features(frame, self, self.num_features))
         node = np.zeros(X.shape[0], dtype=np.int64)
         for _ in range(self.depth):
             kids = self.child_table[node]  # (rows, max children), -1 = none
@@ -236,7 +232,7 @@ class GaussianMixture(ClusterModel):
         return out
 
     def transform(self, frame) -> None:
-        X = _dense(features(frame, self, self.num_features))
+        X = as_dense(features(frame, self, self.num_features))
         p = EPSILON + self.weights * np.exp(self.log_densities(X))
         total = np.zeros(p.shape[0])
         for k in range(p.shape[1]):

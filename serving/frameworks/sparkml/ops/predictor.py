@@ -15,6 +15,7 @@ import numpy as np
 
 from ....errors import BadRequest, ConfigurationError
 from ..columns import vectors
+from ..frame import as_dense
 from .base import Op, Ports
 
 CLASSIFIER_OUTPUTS = ("raw_prediction", "probability", "prediction")
@@ -58,8 +59,7 @@ def features(frame, op: Op, width: int | None) -> Any:
 
 def dense_columns(X: Any, columns: np.ndarray) -> np.ndarray:
     """The given feature columns as a dense array (trees read only the features they split on)."""
-    sub = X[:, columns]
-    return sub.toarray() if hasattr(sub, "toarray") else np.asarray(sub)
+    return as_dense(X[:, columns])
 
 
 def argmax_thresholded(probability: np.ndarray, thresholds: list[float] | None) -> np.ndarray:
