@@ -6,7 +6,9 @@ For the abalone featurizer and regressor, each served alone by ``serving serve``
 - served, concurrency 1: p50 / p99 over keep-alive HTTP requests from one client;
 - served, concurrency 16: requests per second from 16 client threads.
 
-Overhead = served p50 - in-process p50 (goal: at most 0.3 ms). Run:
+Overhead = served p50 - in-process p50 (goal: at most 0.3 ms). For scale, the last row is
+the floor of any server on this machine: the same client against a few lines of Python that
+answer every request with fixed bytes, without parsing it. Run:
 
     .venv/bin/python bench/single_container.py [--requests 3000]
 """
@@ -16,6 +18,8 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import socket
+import subprocess
 import statistics
 import sys
 import tempfile
@@ -67,6 +71,47 @@ def served(port: int, body: bytes, content_type: str, n: int) -> list[float]:
     return times
 
 
+# Reads a request head (and a Content-Length body), answers fixed bytes: no HTTP library at all.
+FLOOR_SERVER = r"""
+import socket, sys, threading
+answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n[9.241707570301456]\n"
+listener = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+def serve(conn):
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    buffer = b""
+    while data := conn.recv(65536):
+        buffer += data
+        while b"\r\n\r\n" in buffer:
+            head, _, rest = buffer.partition(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0]) if b"content-length:" in head.lower() else 0
+            if len(rest) < length:
+                break
+            buffer = rest[length:]
+            conn.sendall(answer)
+while True:
+    threading.Thread(target=serve, args=(listener.accept()[0],), daemon=True).start()
+"""
+
+
+def floor(body: bytes, content_type: str, n: int) -> list[float]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-c", FLOOR_SERVER, str(port)])
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        served(port, body, content_type, 200)
+        return served(port, body, content_type, n)
+    finally:
+        server.kill()
+        server.wait()
+
+
 def throughput(port: int, body: bytes, content_type: str, n: int, clients: int = 16) -> float:
     per_client = n // clients
 
@@ -110,6 +155,9 @@ def main() -> None:
         lp50, sp50, sp99 = statistics.median(local), statistics.median(remote), percentile(remote, 99)
         print(f"{name:<11} {lp50 * 1e3:>10.3f}ms {sp50 * 1e3:>9.3f}ms {sp99 * 1e3:>9.3f}ms "
               f"{(sp50 - lp50) * 1e3:>11.3f}ms {rps:>10.0f}")
+    raw = floor(features, "application/json", args.requests)
+    print(f"{'floor':<11} {'-':>12} {statistics.median(raw) * 1e3:>9.3f}ms {percentile(raw, 99) * 1e3:>9.3f}ms "
+          f"{statistics.median(raw) * 1e3:>11.3f}ms {'-':>10}")
 
 
 if __name__ == "__main__":

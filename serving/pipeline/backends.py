@@ -8,9 +8,9 @@ docker backend (``docker_backend.py``) runs images through the docker SDK. Both 
 containers alive the same way (:class:`SupervisedContainer`), so a crash looks the same to
 the router and to the user whichever backend runs the pipeline.
 
-The router talks to every container through one pooled keep-alive connection pool
-(``Container.pool``): gunicorn's gthread workers keep connections open for 75 s, so a
-request through a warm pipeline opens no sockets.
+The router talks to every container through one pool of keep-alive connections
+(``Container.upstream``, :mod:`serving.pipeline.upstream`): containers keep connections open
+for 75 s, so a request through a warm pipeline opens no sockets.
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ import time
 from abc import ABC, abstractmethod
 from typing import Sequence
 
-import urllib3
-
 from .spec import ContainerSpec
+from .upstream import Upstream, UpstreamError
 
 log = logging.getLogger("serving.endpoint")
 
@@ -61,7 +60,7 @@ class Container(ABC):
         self.name = spec.hostname
         self.host = host
         self.port = port
-        self.pool = urllib3.HTTPConnectionPool(host, port, maxsize=POOL_SIZE, block=False, retries=False)
+        self.upstream = Upstream(host, port, max_idle=POOL_SIZE)
         self.state = STARTING
         self.reason = "starting"
         self._changed = threading.Condition()
@@ -106,16 +105,16 @@ class Container(ABC):
     def ping(self, timeout: float = PING_TIMEOUT) -> str | None:
         """GET /ping: None when it answers 200, else what went wrong."""
         try:
-            response = self.pool.request("GET", "/ping", timeout=timeout, retries=False)
-        except urllib3.exceptions.HTTPError as exc:
-            return f"/ping failed: {_reason(exc)}"
-        if response.status != 200:
-            text = response.data.decode("utf-8", "replace").strip()[:300]
-            return f"/ping answered {response.status}" + (f": {text}" if text else "")
+            answer = self.upstream.request("GET", "/ping", timeout=timeout)
+        except UpstreamError as exc:
+            return f"/ping failed: {exc}"
+        if answer.status != 200:
+            text = answer.body.decode("utf-8", "replace").strip()[:300]
+            return f"/ping answered {answer.status}" + (f": {text}" if text else "")
         return None
 
     def close(self) -> None:
-        self.pool.close()
+        self.upstream.close()
 
 
 class SupervisedContainer(Container):
@@ -204,11 +203,6 @@ class Backend(ABC):
     def create_all(self, endpoint: str, specs: Sequence[ContainerSpec]) -> list[Container]:
         """The containers of one pipeline, in order; a backend may share resources among them."""
         return [self.create(endpoint, spec) for spec in specs]
-
-
-def _reason(exc: Exception) -> str:
-    inner = getattr(exc, "reason", None)
-    return str(inner or exc)
 
 
 def backend(name: str, **options) -> Backend:

@@ -1,6 +1,6 @@
 """``serving endpoint up | update | invoke | ls | down``.
 
-Kept light: argparse only at import time; the endpoint machinery (cheroot, urllib3,
+Kept light: argparse only at import time; the endpoint machinery (urllib3,
 prometheus_client, yaml) is imported inside the command that needs it.
 """
 

@@ -82,7 +82,6 @@ class Endpoint:
         self.token = secrets.token_hex(16)
         self.router: Router | None = None
         self.server = None
-        self._thread: threading.Thread | None = None
         self._update_lock = threading.Lock()
         self._shutdown = threading.Event()
         self._stopped = False
@@ -113,18 +112,16 @@ class Endpoint:
         log.info("[%s] serving %d container(s) at %s", self.name, len(pipeline.containers), self.url)
 
     def _serve(self) -> None:
-        from cheroot import wsgi
+        from ..server.http11 import Options, ThreadedServer
 
-        self.server = wsgi.Server((self.host, self.port), self.router, numthreads=self.threads,
-                                  server_name=f"serving-endpoint-{self.name}")
-        try:
-            self.server.prepare()  # binds now, so a busy port fails here, not in the thread
+        try:  # binds now, so a busy port fails here, not in a thread
+            self.server = ThreadedServer(self.host, self.port, self.router, threads=self.threads,
+                                         options=Options(stop_linger=0.0), name=f"router-{self.name}")
         except OSError as exc:
             raise ConfigurationError(f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}; "
                                      "choose another --port") from None
-        self.port = self.server.bind_addr[1]
-        self._thread = threading.Thread(target=self.server.serve, name=f"router-{self.name}", daemon=True)
-        self._thread.start()
+        self.port = self.server.address[1]
+        self.server.start()
 
     @property
     def url(self) -> str:
@@ -151,10 +148,8 @@ class Endpoint:
             return
         self._stopped = True
         if self.server is not None:
-            self.server.stop()
+            self.server.stop(grace=self.stop_grace)
             self.server = None
-        if self._thread is not None:
-            self._thread.join(5)
         if self.router is not None:
             self.stop_pipeline(self.router.pipeline)
         if self.register:

@@ -6,8 +6,12 @@ with the variables SageMaker sets for pipelines: ``SAGEMAKER_BIND_TO_PORT`` and 
 plus ``SM_MODEL_DIR`` pointing at the model data.
 
 A crashed child is started again after 1, 2, 4 ... 30 s (:class:`SupervisedContainer`;
-meanwhile the router answers 503 naming it). Output lines are logged with an
-``[endpoint/container]`` prefix.
+meanwhile the router answers 503 naming it). Output lines carry an ``[endpoint/container]``
+prefix. When the endpoint logs to a file or terminal, ``serving serve`` writes its log lines
+there itself, labelled (``SERVING_LOG_LABEL``), so no request's log line passes through the
+endpoint process; its other output (gunicorn's messages, anything on stderr), all output of
+a custom ``Command``, and everything when the endpoint's log has no file descriptor, is read
+here and logged with the prefix.
 
 Children run in their own session, so a Ctrl-C in the terminal reaches only the endpoint,
 which stops them in order; on Linux they also get SIGTERM if the endpoint process dies
@@ -17,6 +21,7 @@ without cleaning up (``PR_SET_PDEATHSIG``), so no container outlives its endpoin
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import random
 import signal
@@ -54,6 +59,28 @@ def allocate_block(size: int = BLOCK) -> int:
 def release_block(base: int) -> None:
     with _taken_lock:
         _taken.discard(base)
+
+
+def log_stream() -> int | None:
+    """The file descriptor this endpoint's INFO log lines are written to, if there is one.
+
+    None when they are not shown, or go somewhere without a descriptor (a test's capture):
+    then container output is read and logged here instead.
+    """
+    if not log.isEnabledFor(logging.INFO):
+        return None
+    logger: logging.Logger | None = log
+    while logger is not None:
+        for handler in logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and handler.level <= logging.INFO:
+                try:
+                    fd = handler.stream.fileno()
+                except (AttributeError, OSError, ValueError):
+                    continue
+                handler.flush()
+                return fd
+        logger = logger.parent if logger.propagate else None
+    return None
 
 
 def _free(port: int) -> bool:
@@ -125,12 +152,19 @@ class ProcessContainer(SupervisedContainer):
         release_block(self.base)
 
     def launch(self) -> None:
+        env = self.environment()
+        sink = None if self.spec.command else log_stream()
+        if sink is not None:  # `serving serve` writes its labelled lines there itself
+            env["SERVING_LOG_LABEL"] = self.label
         self.process = process = subprocess.Popen(
-            self.command(), env=self.environment(), stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+            self.command(), env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if sink is None else sink,
+            stderr=subprocess.STDOUT if sink is None else subprocess.PIPE,
+            start_new_session=True,
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
-        threading.Thread(target=self._pump, args=(process,), name=f"log-{self.label}", daemon=True).start()
+        threading.Thread(target=self._pump, args=(process.stdout if sink is None else process.stderr,),
+                         name=f"log-{self.label}", daemon=True).start()
         log.info("[%s] started pid %d on port %d", self.label, process.pid, self.port)
 
     def running(self) -> bool:
@@ -139,11 +173,10 @@ class ProcessContainer(SupervisedContainer):
     def wait_exit(self) -> int | None:
         return self.process.wait()
 
-    def _pump(self, process: subprocess.Popen) -> None:
-        assert process.stdout is not None
-        for line in iter(process.stdout.readline, b""):
+    def _pump(self, stream) -> None:
+        for line in iter(stream.readline, b""):
             log.info("[%s] %s", self.label, line.decode("utf-8", "replace").rstrip())
-        process.stdout.close()
+        stream.close()
 
 
 class ProcessBackend(Backend):

@@ -33,11 +33,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Callable
 
-import urllib3
-
 from .backends import Container
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import EndpointMetrics
+from .upstream import Answer, UpstreamError, UpstreamTimeout, UpstreamUnreachable
 
 log = logging.getLogger("serving.endpoint")
 
@@ -112,7 +111,6 @@ class Router:
         self.metrics = EndpointMetrics(name)
         self.admin_token = admin_token
         self.admin = admin or {}
-        self.timeout = urllib3.Timeout(connect=5.0, read=self.limits.timeout)
 
     def __call__(self, environ, start_response):
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
@@ -178,13 +176,13 @@ class Router:
             if last and accept is not None:
                 headers["Accept"] = accept
             limit = self.limits.max_response_bytes if last else self.limits.max_hop_bytes
-            response, body = self.call(container, body, headers, limit, model_seconds)
-            ctype = response.headers.get("Content-Type")
+            answer = self.call(container, body, headers, limit, model_seconds)
+            body, ctype = answer.body, answer.headers.get("content-type")
             if len(body) > limit:
-                size = int(response.headers.get("Content-Length") or len(body))
+                size = int(answer.headers.get("content-length") or len(body))
                 raise self.too_large(container, chain[k + 1] if not last else None, size, limit)
         out = [("Content-Type", ctype or "application/octet-stream"), ("x-Amzn-Invoked-Production-Variant", VARIANT)]
-        returned = response.headers.get(CUSTOM_ATTRIBUTES)
+        returned = answer.headers.get(CUSTOM_ATTRIBUTES.lower())
         if returned is not None:
             out.append((CUSTOM_ATTRIBUTES, returned))
         return 200, out, body
@@ -237,7 +235,7 @@ class Router:
                           f"{', '.join(pipeline.by_name)}")
         return [pipeline.by_name[target]]
 
-    def call(self, container: Container, body: bytes, headers: dict, limit: int, model_seconds: list[float]):
+    def call(self, container: Container, body: bytes, headers: dict, limit: int, model_seconds: list[float]) -> Answer:
         """POST to one container; any failure becomes the ModelError SageMaker would give."""
         reason = container.unavailable()
         if reason is not None:
@@ -246,33 +244,30 @@ class Router:
         started = time.perf_counter()
         status = 0
         try:
-            response = container.pool.urlopen("POST", "/invocations", body=body, headers=headers, retries=False,
-                                               timeout=self.timeout, preload_content=False)
-            status = response.status
-            data = response.read(limit + 1)
-            if len(data) > limit:
-                response.drain_conn()
-        except urllib3.exceptions.ReadTimeoutError:
+            answer = container.upstream.request("POST", "/invocations", body, headers, self.limits.timeout, limit)
+            status = answer.status
+        except UpstreamTimeout:
             raise self.model_error(container, 0, f"Your invocation timed out while waiting for a response from container "
                                                  f"{container.name}. Review the latency metrics for each container at this "
                                                  f"endpoint's /metrics, resolve the issue, and try again.",
                                    note=f" The limit is {self.limits.timeout:g} s per container (--timeout).") from None
-        except urllib3.exceptions.ProtocolError as exc:
+        except UpstreamUnreachable as exc:
+            raise self.model_error(container, 0, f"Could not reach container {container.name} at "
+                                                 f"{container.host}:{container.port}: {exc}") from None
+        except UpstreamError as exc:
+            status = exc.status
             if status:
                 raise Failure(424, "ModelError", f"Received server error ({status}) from {container.name} and could not "
                                                  f"load the entire response body ({exc})",
                               OriginalStatusCode=status, OriginalMessage="", container=container.name) from None
             raise self.model_error(container, 0, f"The connection to container {container.name} broke: {exc}") from None
-        except urllib3.exceptions.HTTPError as exc:
-            raise self.model_error(container, 0, f"Could not reach container {container.name} at "
-                                                 f"{container.host}:{container.port}: {getattr(exc, 'reason', exc)}") from None
         finally:
             seconds = time.perf_counter() - started
             model_seconds[0] += seconds
             self.metrics.container_call(container.name, status, seconds)
         if not 200 <= status < 300:
-            raise self.model_error(container, status, data.decode("utf-8", "replace"))
-        return response, data
+            raise self.model_error(container, status, answer.body.decode("utf-8", "replace"))
+        return answer
 
     def model_error(self, container: Container, status: int, original: str, note: str = "") -> Failure:
         kind = "client" if 400 <= status < 500 else "server"
@@ -314,10 +309,11 @@ class Router:
         """
         first = self.pipeline.containers[0]
         try:
-            r = first.pool.request("GET", "/execution-parameters", timeout=5.0)
-        except Exception as exc:  # noqa: BLE001 - the container is down: say so, the job uses defaults
+            answer = first.upstream.request("GET", "/execution-parameters", timeout=5.0)
+        except UpstreamError as exc:  # the container is down: say so, the job uses defaults
             return _error(start_response, Failure(503, "ServiceUnavailable", f"{first.name} did not answer /execution-parameters: {exc}"))
-        return _respond(start_response, r.status, [("Content-Type", r.headers.get("Content-Type", "application/json"))], r.data)
+        return _respond(start_response, answer.status, [("Content-Type", answer.headers.get("content-type", "application/json"))],
+                        answer.body)
 
     # -- admin -----------------------------------------------------------------------------
 

@@ -1,7 +1,10 @@
 """Logging: one line per request, ``/ping`` only at DEBUG, text or JSON lines.
 
 The level comes from ``SAGEMAKER_CONTAINER_LOG_LEVEL`` (``20`` or ``INFO``); JSON lines are
-chosen with ``SERVING_LOG_FORMAT=json``, for log stores that index fields.
+chosen with ``SERVING_LOG_FORMAT=json``, for log stores that index fields. A pipeline
+endpoint sets ``SERVING_LOG_LABEL=endpoint/container``: text lines then start with
+``[endpoint/container]`` and JSON lines carry a ``container`` field, so the container writes
+its lines straight to the endpoint's output, already labelled.
 """
 
 from __future__ import annotations
@@ -15,6 +18,10 @@ access = logging.getLogger("serving.access")
 
 
 class JsonFormatter(logging.Formatter):
+    def __init__(self, label: str = ""):
+        super().__init__()
+        self.label = label
+
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}",
@@ -22,18 +29,21 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        if self.label:
+            entry["container"] = self.label
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry)
 
 
-def configure(level: int, fmt: str = "text") -> None:
+def configure(level: int, fmt: str = "text", label: str = "") -> None:
     handler = logging.StreamHandler(sys.stdout)
     if fmt == "json":
-        handler.setFormatter(JsonFormatter())
+        handler.setFormatter(JsonFormatter(label))
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"))
+        prefix = f"[{label}] " if label else ""
+        handler.setFormatter(logging.Formatter(prefix + "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"))
     root = logging.getLogger("serving")
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -1,8 +1,10 @@
 """``serving serve``: gunicorn in front of the app, model loaded before the workers fork.
 
-gunicorn's ``gthread`` workers keep connections alive between requests, which is what a
-pipeline router's connection pool needs; SIGTERM is gunicorn's graceful stop: in-flight
-requests finish (up to ``graceful_timeout``, SageMaker's 30 s) and then the server exits.
+gunicorn runs the processes (master, preloaded app, workers, restarts, signals); each worker
+is :class:`serving.server.worker.ConnectionWorker`, which serves every keep-alive connection
+on a thread of its own (:mod:`serving.server.http11` says why). SIGTERM is gunicorn's
+graceful stop: in-flight requests finish (up to ``graceful_timeout``, SageMaker's 30 s),
+idle connections are closed, and the server exits.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ class Server(BaseApplication):
         config = {
             "bind": [f"{s.host}:{s.port}"],
             "workers": s.workers,
-            "worker_class": "gthread",
+            "worker_class": "serving.server.worker.ConnectionWorker",
             "threads": s.threads,
             "timeout": s.timeout,
             "graceful_timeout": s.graceful_timeout,
@@ -50,7 +52,7 @@ class Server(BaseApplication):
 
 
 def serve(settings: Settings) -> None:
-    configure(settings.log_level, settings.log_format)
+    configure(settings.log_level, settings.log_format, settings.log_label)
     log.info("starting %s container on %s:%d with %d worker(s) x %d thread(s)",
              settings.framework, settings.host, settings.port, settings.workers, settings.threads)
     Server(settings).run()

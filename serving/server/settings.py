@@ -34,6 +34,7 @@ class Settings:
     batch_strategy: str = "MULTI_RECORD"
     log_level: int = logging.INFO
     log_format: str = "text"  # or "json"
+    log_label: str = ""  # "endpoint/container" when a pipeline endpoint runs this container
     program: str | None = None
     submit_directory: str | None = None
     safe_port_range: str | None = None
@@ -123,6 +124,7 @@ _ENV_VARS = (
     ("batch_strategy", "SAGEMAKER_BATCH_STRATEGY", _upper),
     ("log_level", "SAGEMAKER_CONTAINER_LOG_LEVEL", _log_level),
     ("log_format", "SERVING_LOG_FORMAT", str),
+    ("log_label", "SERVING_LOG_LABEL", str),
     ("program", "SAGEMAKER_PROGRAM", str),
     ("submit_directory", "SAGEMAKER_SUBMIT_DIRECTORY", str),
     ("safe_port_range", "SAGEMAKER_SAFE_PORT_RANGE", str),

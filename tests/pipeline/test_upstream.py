@@ -1,0 +1,120 @@
+"""The router's HTTP client (Upstream) and server (ThreadedServer), on real loopback sockets."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+import requests
+
+from serving.pipeline.upstream import Upstream, UpstreamError, UpstreamTimeout, UpstreamUnreachable
+from serving.server.http11 import Options, ThreadedServer
+
+
+def app(environ, start_response):
+    """Echoes the body; ``/sleep`` waits first; reports the connection's client port."""
+    body = environ["wsgi.input"].read()
+    if environ["PATH_INFO"] == "/sleep":
+        time.sleep(float(body))
+    if environ["PATH_INFO"] == "/status":
+        start_response(f"{int(body)} Custom", [("Content-Type", "text/plain")])
+        return [b"status " + body]
+    start_response("200 OK", [("Content-Type", environ.get("CONTENT_TYPE", "")), ("X-Port", environ["REMOTE_PORT"])])
+    return [body]
+
+
+@pytest.fixture
+def server():
+    servers = []
+
+    def start(**options):
+        server = ThreadedServer("127.0.0.1", 0, app, threads=4, options=Options(**options))
+        server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop(grace=2)
+
+
+def test_requests_reuse_one_connection_and_carry_body_and_headers(server):
+    srv = server()
+    upstream = Upstream(*srv.address)
+    answers = [upstream.request("POST", "/echo", f"body {i}".encode(), {"Content-Type": "text/csv; charset=utf-8"})
+               for i in range(20)]
+    assert [a.body for a in answers] == [f"body {i}".encode() for i in range(20)]
+    assert {a.status for a in answers} == {200}
+    assert {a.headers["content-type"] for a in answers} == {"text/csv; charset=utf-8"}
+    assert len({a.headers["x-port"] for a in answers}) == 1  # one client port: one connection
+    upstream.close()
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced(server):
+    srv = server(keepalive=0.2)
+    upstream = Upstream(*srv.address)
+    first = upstream.request("POST", "/echo", b"a")
+    time.sleep(0.8)  # the server closes the idle connection meanwhile
+    second = upstream.request("POST", "/echo", b"b")
+    assert (first.body, second.body) == (b"a", b"b")
+    assert first.headers["x-port"] != second.headers["x-port"]
+
+
+def test_error_statuses_come_back_as_answers(server):
+    upstream = Upstream(*server().address)
+    answer = upstream.request("POST", "/status", b"418")
+    assert (answer.status, answer.body) == (418, b"status 418")
+
+
+def test_timeout_unreachable_and_over_the_limit(server):
+    srv = server()
+    upstream = Upstream(*srv.address)
+    with pytest.raises(UpstreamTimeout, match="no answer within 0.3 s"):
+        upstream.request("POST", "/sleep", b"1", timeout=0.3)
+    big = upstream.request("POST", "/echo", b"x" * 300_000, limit=100_000)
+    assert big.status == 200 and 100_000 < big.size < 300_000 and not big.complete
+    assert upstream.request("POST", "/echo", b"after").body == b"after"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nobody listens here
+    with pytest.raises(UpstreamUnreachable, match="refused"):
+        Upstream("127.0.0.1", port).request("GET", "/ping")
+
+
+def test_an_answer_cut_short_names_the_status_it_began_with():
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def half_answer():
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 100\r\n\r\npartial")
+        conn.close()
+
+    thread = threading.Thread(target=half_answer)
+    thread.start()
+    with pytest.raises(UpstreamError, match="closed the connection in the middle of its answer") as caught:
+        Upstream(*listener.getsockname()).request("POST", "/invocations", b"x")
+    assert caught.value.status == 500
+    thread.join()
+    listener.close()
+
+
+def test_threaded_server_stops_with_requests_in_flight(server):
+    srv = server(stop_linger=0.0)  # as the router runs it
+    url = f"http://{srv.address[0]}:{srv.address[1]}"
+    with requests.Session() as session:
+        assert session.post(url + "/echo", data=b"hi").content == b"hi"
+        results = []
+        slow = threading.Thread(target=lambda: results.append(requests.post(url + "/sleep", data=b"1", timeout=10)))
+        slow.start()
+        time.sleep(0.3)
+        started = time.monotonic()
+        srv.stop(grace=5)  # the session's idle connection closes at once; the slow request finishes
+        slow.join()
+        assert results[0].status_code == 200
+        assert results[0].headers["Connection"] == "close"
+        assert time.monotonic() - started < 2
+        with pytest.raises(requests.ConnectionError):
+            requests.post(url + "/echo", data=b"x", timeout=2)
