@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 
 from serving.frameworks import framework_class  # noqa: E402
 from serving.handlers.transformer import Transformer  # noqa: E402
-from serving.pipeline.process import allocate_block, release_block  # noqa: E402
+from serving.pipeline.backends import allocate_block, release_block  # noqa: E402
 from serving.server.settings import Settings  # noqa: E402
 
 ROW = b"M,0.455,0.365,0.095,0.514,0.2245,0.101,0.15\n"

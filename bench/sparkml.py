@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 
 from serving.frameworks.sparkml.export import export  # noqa: E402
 from serving.frameworks.sparkml.frame import Frame  # noqa: E402
-from serving.frameworks.sparkml.handler import Request, SparkMLFramework  # noqa: E402
+from serving.frameworks.sparkml.handler import SparkMLFramework  # noqa: E402
 from serving.frameworks.sparkml.model import load_model  # noqa: E402
 from serving.codecs.mediatype import MediaType  # noqa: E402
 from serving.server.settings import Settings  # noqa: E402

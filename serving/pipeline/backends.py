@@ -16,11 +16,14 @@ for 75 s, so a request through a warm pipeline opens no sockets.
 from __future__ import annotations
 
 import logging
+import random
+import socket
 import threading
 import time
 from abc import ABC, abstractmethod
 from typing import Sequence
 
+from ..errors import ConfigurationError
 from .spec import ContainerSpec
 from .upstream import Upstream, UpstreamError
 
@@ -35,6 +38,38 @@ STABLE_AFTER = 60.0  # a run this long resets the backoff
 BLOCK = 16  # ports per container: the bind port and its safe range
 
 STARTING, READY, RESTARTING, STOPPED = "starting", "ready", "restarting", "stopped"
+
+PORT_RANGE = (20000, 32000)  # below Linux's ephemeral ports, so outgoing sockets never take them
+
+_taken: set[int] = set()
+_taken_lock = threading.Lock()
+
+
+def allocate_block(size: int = BLOCK) -> int:
+    """The first port of ``size`` consecutive ports that are free on loopback now."""
+    with _taken_lock:
+        for _ in range(200):
+            base = random.randrange(PORT_RANGE[0], PORT_RANGE[1] - size, size)
+            if base in _taken:
+                continue
+            if all(_free(p) for p in range(base, base + size)):
+                _taken.add(base)
+                return base
+    raise ConfigurationError(f"found no {size} free consecutive ports in {PORT_RANGE[0]}-{PORT_RANGE[1]}")
+
+
+def release_block(base: int) -> None:
+    with _taken_lock:
+        _taken.discard(base)
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def pipeline_variables(spec: ContainerSpec, bind_port: int, workers: int | None) -> dict[str, str]:

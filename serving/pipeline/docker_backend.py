@@ -46,8 +46,8 @@ import docker
 import docker.errors
 
 from ..errors import ConfigurationError
-from .backends import BLOCK, STOPPED, Backend, Container, SupervisedContainer, log, pipeline_variables
-from .process import allocate_block, release_block
+from .backends import (BLOCK, STOPPED, Backend, Container, SupervisedContainer, allocate_block, log, pipeline_variables,
+                       release_block)
 from .spec import ContainerSpec
 
 BIND_LABEL = "com.amazonaws.sagemaker.capabilities.accept-bind-to-port"
@@ -127,6 +127,18 @@ class DockerContainer(SupervisedContainer):
         self.exit_code: int | None = None
         self._exited = threading.Event()
         self._lock = threading.Lock()  # no launch begins once stop() has taken it
+
+    @property
+    def pid(self) -> int | None:
+        """The host pid of the container's first process while it runs (docker's State.Pid)."""
+        container = self.container
+        if container is None or self.state == STOPPED:
+            return None
+        try:
+            pid = self.resources.client.api.inspect_container(container.id)["State"]["Pid"]
+        except (docker.errors.DockerException, OSError, KeyError):
+            return None
+        return pid or None
 
     @property
     def container_name(self) -> str:

@@ -23,43 +23,18 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
 from ..errors import ConfigurationError
-from .backends import BLOCK, STOPPED, Backend, Container, SupervisedContainer, log, pipeline_variables
+from .backends import (STOPPED, Backend, Container, SupervisedContainer, allocate_block, log, pipeline_variables,
+                       release_block)
 from .spec import ContainerSpec
 
-PORT_RANGE = (20000, 32000)  # below Linux's ephemeral ports, so outgoing sockets never take them
-
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
-
-_taken: set[int] = set()
-_taken_lock = threading.Lock()
-
-
-def allocate_block(size: int = BLOCK) -> int:
-    """The first port of ``size`` consecutive ports that are free on loopback now."""
-    with _taken_lock:
-        for _ in range(200):
-            base = random.randrange(PORT_RANGE[0], PORT_RANGE[1] - size, size)
-            if base in _taken:
-                continue
-            if all(_free(p) for p in range(base, base + size)):
-                _taken.add(base)
-                return base
-    raise ConfigurationError(f"found no {size} free consecutive ports in {PORT_RANGE[0]}-{PORT_RANGE[1]}")
-
-
-def release_block(base: int) -> None:
-    with _taken_lock:
-        _taken.discard(base)
-
 
 def log_stream() -> int | None:
     """The file descriptor this endpoint's INFO log lines are written to, if there is one.
@@ -81,15 +56,6 @@ def log_stream() -> int | None:
                 return fd
         logger = logger.parent if logger.propagate else None
     return None
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec

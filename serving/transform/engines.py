@@ -170,7 +170,11 @@ class HttpEngine(Engine):
 
 
 def failure_from_http(status: int, body: bytes, container: str | None = None) -> Failure:
-    """Read the container and its own status out of an error answer (router or container)."""
+    """Read the container and its own status out of an error answer (router or container).
+
+    Our router names the container in ``X-Serving-Failed-Container`` and its status in
+    ``OriginalStatusCode``; other endpoints' ModelError messages name it ("... from NAME ...").
+    """
     text = body.decode("utf-8", "replace")
     message, original = text.strip(), None
     try:
@@ -179,8 +183,7 @@ def failure_from_http(status: int, body: bytes, container: str | None = None) ->
         doc = None
     if isinstance(doc, dict):
         message = str(doc.get("message") or doc.get("Message") or message)
-        container = container or doc.get("container")
-        original = doc.get("OriginalStatusCode") or doc.get("original_status")
+        original = doc.get("OriginalStatusCode")
     if container is None:
         match = _FROM_CONTAINER.search(message)
         container = match.group(1) if match else None

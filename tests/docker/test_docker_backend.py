@@ -168,6 +168,9 @@ def test_each_container_runs_its_image_on_the_pipeline_network_with_sagemaker_se
             endpoint.spec.containers[index].model_data, "/opt/ml/model", False)
         assert attrs["HostConfig"]["PortBindings"] == {f"{port}/tcp": [{"HostIp": "127.0.0.1",
                                                                          "HostPort": str(endpoint.pipeline.containers[index].port)}]}
+        # `serving endpoint ls` and /admin/status show the container's process as the host sees it
+        status = endpoint.router.status()["containers"][index]
+        assert status["pid"] == attrs["State"]["Pid"] and status["pid"] > 0
 
 
 def test_containers_reach_each_other_by_hostname(endpoint_pair, docker_client):

@@ -15,7 +15,7 @@ real_decoder = pytest.importorskip("sagemaker_inference.decoder")
 
 def stand_in(module: str):
     """Import serving/compat/sagemaker_inference/<module>.py under another name."""
-    name = f"_standin_sagemaker_inference"
+    name = "_standin_sagemaker_inference"
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name, f"{FOLDER}/sagemaker_inference/__init__.py",
                                                       submodule_search_locations=[f"{FOLDER}/sagemaker_inference"])
