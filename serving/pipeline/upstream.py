@@ -82,6 +82,7 @@ class Upstream:
 
     def __init__(self, host: str, port: int, connect_timeout: float = 5.0, max_idle: int = 32):
         self.host, self.port = host, port
+        self.authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self.connect_timeout = connect_timeout
         self.max_idle = max_idle
         self.idle: deque[socket.socket] = deque()  # append and pop are atomic: no lock needed
@@ -90,7 +91,7 @@ class Upstream:
     def request(self, method: str, path: str, body: bytes = b"", headers: dict | None = None,
                 timeout: float = 60.0, limit: int | None = None) -> Answer:
         """Send one request and read its answer; a body over ``limit`` bytes is cut at ``limit + 1``."""
-        head = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}", f"Content-Length: {len(body)}"]
+        head = [f"{method} {path} HTTP/1.1", f"Host: {self.authority}", f"Content-Length: {len(body)}"]
         head += [f"{k}: {v}" for k, v in (headers or {}).items()]
         data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
         sock, reused = self._connection()
@@ -111,8 +112,11 @@ class Upstream:
                 sock = self.idle.pop()
             except IndexError:
                 break
-            # an idle connection is readable only if the container closed it (or sent junk)
-            if select.select([sock], [], [], 0)[0]:
+            # an idle connection is readable only if the container closed it (or sent junk);
+            # poll, not select: descriptors above 1023 are fine
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            if poller.poll(0):
                 sock.close()
                 continue
             return sock, True

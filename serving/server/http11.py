@@ -431,7 +431,8 @@ class ThreadedServer:
         self.options = options or Options()
         self.slots = threading.BoundedSemaphore(threads)
         self.name = name
-        self.sock = socket.create_server((host, port), backlog=1024, reuse_port=False)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.create_server((host, port), family=family, backlog=1024)
         self.address = self.sock.getsockname()[:2]
         self.connections: set[Connection] = set()
         self.lock = threading.Lock()
