@@ -118,3 +118,17 @@ def test_threaded_server_stops_with_requests_in_flight(server):
         assert time.monotonic() - started < 2
         with pytest.raises(requests.ConnectionError):
             requests.post(url + "/echo", data=b"x", timeout=2)
+
+
+@pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6 here")
+def test_ipv6_loopback():
+    try:
+        srv = ThreadedServer("::1", 0, app, threads=2)
+    except OSError as exc:
+        pytest.skip(f"no IPv6 loopback: {exc}")
+    srv.start()
+    try:
+        answer = Upstream("::1", srv.address[1]).request("POST", "/echo", b"six", {"Content-Type": "text/plain"})
+        assert (answer.status, answer.body) == (200, b"six")
+    finally:
+        srv.stop(grace=2)
