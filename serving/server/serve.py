@@ -16,6 +16,7 @@ from gunicorn.app.base import BaseApplication
 from .app import create_app
 from .logs import configure
 from .settings import Settings
+from .worker import stop_early
 
 log = logging.getLogger("serving")
 
@@ -41,6 +42,7 @@ class Server(BaseApplication):
             "loglevel": logging.getLevelName(s.log_level).lower() if s.log_level >= logging.INFO else "debug",
             "proc_name": f"serving-{s.framework}",
             "limit_request_field_size": 16384,
+            "post_fork": stop_early,
         }
         if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 24: one socket path per user
             config["control_socket_disable"] = True

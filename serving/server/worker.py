@@ -11,12 +11,23 @@ from __future__ import annotations
 import errno
 import os
 import selectors
+import signal
 import threading
 from concurrent import futures
 
 from gunicorn.workers.base import Worker
 
 from .http11 import Connection, Options, drain
+
+
+def stop_early(server, worker) -> None:
+    """gunicorn's ``post_fork`` hook: honour a SIGTERM from the moment the worker exists.
+
+    Until the worker sets up its own signals, a SIGTERM reaches the handler it inherited from
+    the master and is lost, and the worker then runs until the master kills it at the end of
+    the graceful timeout; a stop right after start-up would take 30 s.
+    """
+    signal.signal(signal.SIGTERM, worker.handle_exit)
 
 
 class ConnectionWorker(Worker):
@@ -26,25 +37,17 @@ class ConnectionWorker(Worker):
         self.connections: set[Connection] = set()
         # one thread per open connection; finished threads are reused by later connections
         self.pool = futures.ThreadPoolExecutor(max_workers=self.cfg.worker_connections, thread_name_prefix="conn")
-        self.wake_r, self.wake_w = os.pipe()
-        os.set_blocking(self.wake_w, False)
         self.options = Options(keepalive=float(self.cfg.keepalive or 0), multiprocess=self.cfg.workers > 1,
                                max_head_bytes=max(65536, self.cfg.limit_request_field_size * 4))
         super().init_process()
-
-    def handle_exit(self, sig, frame) -> None:
-        self.alive = False
-        try:
-            os.write(self.wake_w, b"x")  # wake the accept loop now, not at its next heartbeat
-        except OSError:
-            pass
 
     def stopping(self) -> bool:
         return not self.alive
 
     def run(self) -> None:
         poller = selectors.DefaultSelector()
-        poller.register(self.wake_r, selectors.EVENT_READ)
+        # gunicorn writes a byte to PIPE on every signal (set_wakeup_fd): SIGTERM wakes this loop at once
+        poller.register(self.PIPE[0], selectors.EVENT_READ)
         accepting = False
         while self.alive:
             self.notify()
@@ -58,7 +61,12 @@ class ConnectionWorker(Worker):
                         poller.unregister(listener)
                 accepting = room
             for key, _ in poller.select(1.0):
-                if key.fileobj is not self.wake_r:
+                if key.fileobj is self.PIPE[0]:
+                    try:
+                        os.read(self.PIPE[0], 512)
+                    except BlockingIOError:
+                        pass
+                else:
                     self.accept(key.fileobj)
             if self.ppid != os.getppid():
                 self.log.info("Parent changed, shutting down: %s", self)
