@@ -33,6 +33,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Callable
 
+from ..server.http11 import status_line
 from .backends import Container
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import EndpointMetrics
@@ -354,7 +355,7 @@ def _size(limit: int) -> str:
 
 def _respond(start_response, status: int, headers: list, body: bytes):
     headers.append(("Content-Length", str(len(body))))
-    start_response(f"{status} {_PHRASES.get(status, 'Error')}", headers)
+    start_response(status_line(status), headers)
     return [body]
 
 
@@ -376,5 +377,3 @@ def _error(start_response, failure: Failure):
     return _respond(start_response, *_error_parts(failure))
 
 
-_PHRASES = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
-            413: "Payload Too Large", 424: "Failed Dependency", 503: "Service Unavailable"}

@@ -95,16 +95,13 @@ class Upstream:
         head += [f"{k}: {v}" for k, v in (headers or {}).items()]
         data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
         sock, reused = self._connection()
-        try:
-            return self._exchange(sock, data, timeout, limit)
-        except _Stale:
-            if not reused:
-                raise UpstreamError("the container closed the connection without answering") from None
-            sock, _ = self._connection(fresh=True)
+        while True:
             try:
                 return self._exchange(sock, data, timeout, limit)
             except _Stale:
-                raise UpstreamError("the container closed the connection without answering") from None
+                if not reused:
+                    raise UpstreamError("the container closed the connection without answering") from None
+            sock, reused = self._connection(fresh=True)
 
     def _connection(self, fresh: bool = False) -> tuple[socket.socket, bool]:
         while not fresh:

@@ -18,7 +18,6 @@ import logging
 import time
 import traceback
 import uuid
-from http import HTTPStatus
 from typing import Callable, Iterable
 
 from ..errors import ConfigurationError, MethodNotAllowed, ModelNotReady, NotFound, PayloadTooLarge, ServingError
@@ -26,6 +25,7 @@ from ..frameworks import framework_class
 from ..handlers.archive import resolve_model_dir
 from ..handlers.context import Request, headers_from_environ, reset_request, set_request
 from ..handlers.transformer import Transformer, is_response
+from .http11 import status_line
 from .logs import access_log
 from .settings import Settings
 
@@ -33,7 +33,6 @@ log = logging.getLogger("serving")
 
 REQUEST_ID_HEADER = "X-Amzn-SageMaker-Inference-Id"
 _REQUEST_ID_ENVIRON = "HTTP_X_AMZN_SAGEMAKER_INFERENCE_ID"
-_STATUS_LINES = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
 _ROUTES = {"/ping": "GET", "/invocations": "POST", "/execution-parameters": "GET"}
 
 Headers = list[tuple[str, str]]
@@ -95,7 +94,7 @@ class App:
         else:
             status, headers, body = self.execution_parameters()
         headers.append(("Content-Length", str(len(body))))
-        start_response(_STATUS_LINES.get(status, f"{status} Unknown"), headers)
+        start_response(status_line(status), headers)
         return [body] if method != "HEAD" else []
 
     def ping(self, started: float) -> tuple[int, Headers, bytes]:

@@ -28,6 +28,7 @@ import sys
 import threading
 import time
 from collections import deque
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
@@ -40,10 +41,15 @@ log = logging.getLogger("serving.http")
 
 IDLE_CHECK = 0.5  # how often an idle connection looks up to see whether the server is stopping
 RECV = 65536
-STATUS_LINES = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
+_STATUS_LINES = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
                         "proxy-connection"})
 NO_BODY_STATUS = frozenset({204, 304})
+
+
+def status_line(code: int) -> str:
+    """``"424 Failed Dependency"``: the WSGI status for a code."""
+    return _STATUS_LINES.get(code) or f"{code} Unknown"
 
 
 @dataclass(frozen=True)
@@ -135,14 +141,14 @@ class Connection:
     """One client connection: parse requests, call the WSGI app, answer, until it closes."""
 
     def __init__(self, sock: socket.socket, client, server: tuple[str, int], app: Callable, options: Options,
-                 stopping: Callable[[], bool], slots: threading.Semaphore | None = None):
+                 stopping: Callable[[], bool], slots: AbstractContextManager | None = None):
         self.sock = sock
         self.client = client if isinstance(client, tuple) else ("", 0)
         self.server = server
         self.app = app
         self.options = options
         self.stopping = stopping
-        self.slots = slots
+        self.slots = slots or nullcontext()  # held while the app runs: bounds the requests at once
         self.parser = httptools.HttpRequestParser(self)
         self.ready: deque[_Request] = deque()  # requests whose head is parsed, in order
         self.current: _Request | None = None  # the message the parser is in
@@ -214,9 +220,7 @@ class Connection:
         deadline = time.monotonic() + (options.keepalive if options.keepalive > 0 else 5.0)
         while not self.ready:
             now = time.monotonic()
-            if self.stopped_at is None and self.stopping():
-                self.stopped_at = now
-            if self.stopped_at is not None:
+            if self.stopped():
                 deadline = min(deadline, self.stopped_at + options.stop_linger)
             if now >= deadline:
                 return False
@@ -230,6 +234,12 @@ class Connection:
                 return False
             self.feed(data)
         return True
+
+    def stopped(self) -> bool:
+        """Whether the server is stopping; the first time it is seen is kept in ``stopped_at``."""
+        if self.stopped_at is None and self.stopping():
+            self.stopped_at = time.monotonic()
+        return self.stopped_at is not None
 
     def receive_body(self, request: _Request) -> None:
         """More of ``request``'s body; the client has ``body_timeout`` seconds to send each piece."""
@@ -251,12 +261,8 @@ class Connection:
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             selector.register(self.sock, selectors.EVENT_READ)
             while self.wait_for_request():
-                request = self.ready[0]
-                if self.slots is None:
-                    keep = self.respond(request)
-                else:
-                    with self.slots:
-                        keep = self.respond(request)
+                with self.slots:
+                    keep = self.respond(self.ready[0])
                 self.ready.popleft()
                 if not keep:
                     break
@@ -334,9 +340,7 @@ class Connection:
             return False
         status, headers = state
         body = b"".join(chunks)
-        if self.stopped_at is None and self.stopping():
-            self.stopped_at = time.monotonic()
-        keep = request.keep_alive and self.stopped_at is None and self.options.keepalive > 0
+        keep = request.keep_alive and not self.stopped() and self.options.keepalive > 0
         if keep and not request.complete:
             keep = self.finish_body(request)
         code = int(status[:3])
@@ -348,7 +352,7 @@ class Connection:
                 length = value
             elif lower not in HOP_BY_HOP:
                 lines.append(f"{name}: {value}")
-        if code not in NO_BODY_STATUS and not 100 <= code < 200:
+        if code not in NO_BODY_STATUS:
             lines.append(f"Content-Length: {length if length is not None else len(body)}")
         if not keep:
             lines.append("Connection: close")
@@ -377,7 +381,7 @@ class Connection:
 
     def send_error(self, status: int, message: str) -> None:
         body = json.dumps({"error": HTTPStatus(status).phrase.replace(" ", ""), "message": message}).encode()
-        head = (f"HTTP/1.1 {STATUS_LINES[status]}\r\nDate: {http_date()}\r\nContent-Type: application/json\r\n"
+        head = (f"HTTP/1.1 {status_line(status)}\r\nDate: {http_date()}\r\nContent-Type: application/json\r\n"
                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode("latin-1")
         try:
             self.sock.sendall(head + body)
@@ -393,7 +397,15 @@ class Connection:
                 pass
 
     def close(self) -> None:
-        """Close without losing the answer: a client still sending would otherwise get a reset."""
+        """Close; without losing the answer when part of a request is still unread.
+
+        Closing a socket with unread input makes the kernel send a reset, which can destroy
+        the answer before the client reads it: then stop writing, and read and drop what the
+        client still sends (2 s at most) before closing.
+        """
+        if self.current is None or self.current.complete:
+            self.sock.close()
+            return
         try:
             self.sock.shutdown(socket.SHUT_WR)
             self.sock.settimeout(1.0)
@@ -418,6 +430,45 @@ def http_date() -> str:
     return _date_cache[1]
 
 
+class Connections:
+    """The open connections of one server: counted from accept, served, drained at a stop."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.open: set[Connection] = set()
+
+    def __len__(self) -> int:
+        return len(self.open)
+
+    def add(self, connection: Connection) -> None:
+        with self.lock:
+            self.open.add(connection)
+
+    def serve(self, connection: Connection) -> None:
+        """Serve an added connection on this thread until it closes, then forget it."""
+        try:
+            connection.serve()
+        except Exception:  # noqa: BLE001 - one broken connection must not take the server down
+            log.exception("error serving a connection")
+        finally:
+            with self.lock:
+                self.open.discard(connection)
+
+    def drain(self, linger: float, grace: float, tick: Callable[[], None] = lambda: None) -> None:
+        """After a stop: give idle connections ``linger`` seconds, wake them, wait for the rest up to ``grace``."""
+        with self.lock:
+            connections = list(self.open)
+        started = time.monotonic()
+        woken = False
+        while self.open and time.monotonic() - started < grace:
+            if not woken and time.monotonic() - started >= linger:
+                for connection in connections:
+                    connection.wake_if_idle()
+                woken = True
+            tick()
+            time.sleep(0.01)
+
+
 class ThreadedServer:
     """A listening socket and an accept loop in a thread; one thread per connection.
 
@@ -434,8 +485,7 @@ class ThreadedServer:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.create_server((host, port), family=family, backlog=1024)
         self.address = self.sock.getsockname()[:2]
-        self.connections: set[Connection] = set()
-        self.lock = threading.Lock()
+        self.connections = Connections()
         self._stopping = False
         self._thread: threading.Thread | None = None
 
@@ -459,16 +509,9 @@ class ThreadedServer:
                 raise
             sock.settimeout(None)
             connection = Connection(sock, client, self.address, self.app, self.options, self.stopping, self.slots)
-            threading.Thread(target=self._serve, args=(connection,), name=f"{self.name}-conn", daemon=True).start()
-
-    def _serve(self, connection: Connection) -> None:
-        with self.lock:
             self.connections.add(connection)
-        try:
-            connection.serve()
-        finally:
-            with self.lock:
-                self.connections.discard(connection)
+            threading.Thread(target=self.connections.serve, args=(connection,), name=f"{self.name}-conn",
+                             daemon=True).start()
 
     def stop(self, grace: float = 10.0) -> None:
         """Stop accepting, let requests in flight finish (up to ``grace`` seconds), then return."""
@@ -476,20 +519,4 @@ class ThreadedServer:
         self.sock.close()
         if self._thread is not None:
             self._thread.join(IDLE_CHECK * 2 + 1)
-        with self.lock:
-            connections = list(self.connections)
-        drain(connections, self.options.stop_linger, grace, lambda: len(self.connections))
-
-
-def drain(connections: list[Connection], linger: float, grace: float, open_count: Callable[[], int],
-          tick: Callable[[], None] = lambda: None) -> None:
-    """After a stop: give idle connections ``linger`` seconds, wake them, wait for the rest up to ``grace``."""
-    started = time.monotonic()
-    woken = False
-    while open_count() and time.monotonic() - started < grace:
-        if not woken and time.monotonic() - started >= linger:
-            for connection in connections:
-                connection.wake_if_idle()
-            woken = True
-        tick()
-        time.sleep(0.01)
+        self.connections.drain(self.options.stop_linger, grace)

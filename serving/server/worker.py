@@ -17,7 +17,7 @@ from concurrent import futures
 
 from gunicorn.workers.base import Worker
 
-from .http11 import Connection, Options, drain
+from .http11 import Connection, Connections, Options
 
 
 def stop_early(server, worker) -> None:
@@ -33,8 +33,7 @@ def stop_early(server, worker) -> None:
 class ConnectionWorker(Worker):
     def init_process(self) -> None:
         self.slots = threading.BoundedSemaphore(self.cfg.threads)
-        self.lock = threading.Lock()
-        self.connections: set[Connection] = set()
+        self.connections = Connections()
         # one thread per open connection; finished threads are reused by later connections
         self.pool = futures.ThreadPoolExecutor(max_workers=self.cfg.worker_connections, thread_name_prefix="conn")
         self.options = Options(keepalive=float(self.cfg.keepalive or 0), multiprocess=self.cfg.workers > 1,
@@ -72,9 +71,7 @@ class ConnectionWorker(Worker):
                 self.log.info("Parent changed, shutting down: %s", self)
                 self.alive = False
         poller.close()
-        with self.lock:
-            connections = list(self.connections)
-        drain(connections, self.options.stop_linger, self.cfg.graceful_timeout, lambda: len(self.connections), self.notify)
+        self.connections.drain(self.options.stop_linger, self.cfg.graceful_timeout, self.notify)
         self.pool.shutdown(wait=False)
         for s in self.sockets:
             s.close()
@@ -88,15 +85,5 @@ class ConnectionWorker(Worker):
             return
         sock.setblocking(True)
         connection = Connection(sock, client, listener.getsockname(), self.wsgi, self.options, self.stopping, self.slots)
-        with self.lock:
-            self.connections.add(connection)
-        self.pool.submit(self.serve, connection)
-
-    def serve(self, connection: Connection) -> None:
-        try:
-            connection.serve()
-        except Exception:  # noqa: BLE001 - one broken connection must not take the worker down
-            self.log.exception("error serving a connection")
-        finally:
-            with self.lock:
-                self.connections.discard(connection)
+        self.connections.add(connection)
+        self.pool.submit(self.connections.serve, connection)

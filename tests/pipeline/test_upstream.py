@@ -132,3 +132,35 @@ def test_ipv6_loopback():
         assert (answer.status, answer.body) == (200, b"six")
     finally:
         srv.stop(grace=2)
+
+
+def test_a_request_the_container_dropped_unanswered_is_sent_again_once_on_a_new_connection():
+    """The container closes a kept-alive connection as the request arrives (its keep-alive ran out)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"
+    seen = []
+
+    def container():
+        first, _ = listener.accept()
+        seen.append(first.recv(65536))
+        first.sendall(answer % (5, b"first"))
+        seen.append(first.recv(65536))  # the second request: dropped without an answer
+        first.close()
+        second, _ = listener.accept()
+        seen.append(second.recv(65536))
+        second.sendall(answer % (6, b"second"))
+        third, _ = listener.accept()  # a new connection that closes unanswered is an error, not retried
+        third.recv(65536)
+        third.close()
+        second.close()
+
+    thread = threading.Thread(target=container)
+    thread.start()
+    upstream = Upstream(*listener.getsockname())
+    assert upstream.request("POST", "/invocations", b"a").body == b"first"
+    assert upstream.request("POST", "/invocations", b"b").body == b"second"
+    assert [request.endswith(body) for request, body in zip(seen, (b"a", b"b", b"b"))] == [True, True, True]
+    with pytest.raises(UpstreamError, match="closed the connection without answering"):
+        Upstream(*listener.getsockname()).request("POST", "/invocations", b"c")  # a pool with no connection yet
+    thread.join()
+    listener.close()
