@@ -29,10 +29,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from serving.frameworks import framework_class  # noqa: E402
 from serving.handlers.transformer import Transformer  # noqa: E402
 from serving.pipeline.backends import allocate_block, release_block  # noqa: E402
-from serving.server.settings import Settings  # noqa: E402
+from serving.settings import Settings  # noqa: E402
 
 ROW = b"M,0.455,0.365,0.095,0.514,0.2245,0.101,0.15\n"
 CONCURRENCY = 16
@@ -119,9 +118,7 @@ def in_process(steps, total: int) -> float:
     transformers = []
     for framework, model_dir, env in steps:
         settings = Settings.from_env(env, framework=framework, model_dir=str(model_dir))
-        transformer = Transformer.from_settings(framework_class(framework)(settings), str(model_dir))
-        transformer.load(str(model_dir))
-        transformers.append(transformer)
+        transformers.append(Transformer.from_settings(settings))
 
     def run():
         body, ctype = ROW, "text/csv"

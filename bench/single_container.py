@@ -36,7 +36,7 @@ import train  # noqa: E402
 
 from serving.frameworks import framework_class  # noqa: E402
 from serving.handlers.transformer import Transformer  # noqa: E402
-from serving.server.settings import Settings  # noqa: E402
+from serving.settings import Settings  # noqa: E402
 
 
 def percentile(samples: list[float], p: float) -> float:

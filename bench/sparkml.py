@@ -30,7 +30,7 @@ from serving.frameworks.sparkml.frame import Frame  # noqa: E402
 from serving.frameworks.sparkml.handler import SparkMLFramework  # noqa: E402
 from serving.frameworks.sparkml.model import load_model  # noqa: E402
 from serving.codecs.mediatype import MediaType  # noqa: E402
-from serving.server.settings import Settings  # noqa: E402
+from serving.settings import Settings  # noqa: E402
 
 ABALONE = REPO / ".." / "shared" / "data" / "abalone.data"
 NUMERIC = ["length", "diameter", "height", "whole_weight", "shucked_weight", "viscera_weight", "shell_weight"]

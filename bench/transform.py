@@ -138,7 +138,8 @@ def main() -> None:
 
     env = TransformOptions.build(MaxPayloadInMB=1, **CSV).container_environment()
     for hop in ("npy", "csv"):
-        with running_pipeline(load(specs[hop]), env, "process") as url:
+        with running_pipeline(load(specs[hop]), env, "process") as endpoint:
+            url = endpoint.url
             results.append((f"http MultiRecord (1 MB, 2 concurrent, {hop} between)", args.rows,
                             time_job(work / "rows", work / f"out-multi-{hop}", endpoint=url, BatchStrategy="MultiRecord",
                                      MaxPayloadInMB=1, MaxConcurrentTransforms=2, **CSV)))

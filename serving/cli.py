@@ -11,7 +11,10 @@ import argparse
 import importlib
 import sys
 
+from dataclasses import fields
+
 from .errors import ConfigurationError
+from .settings import Settings, add_arguments
 
 SUBCOMMAND_MODULES = (
     "serving.pipeline.cli",
@@ -27,23 +30,14 @@ def add_serve(subparsers) -> None:
         description="Serve /ping, /invocations and /execution-parameters. Flags override "
         "SAGEMAKER_* environment variables, which override defaults.",
     )
-    p.add_argument("--framework", help="sklearn, sparkml or model (env SERVING_FRAMEWORK; default model)")
-    p.add_argument("--model-dir", help="model directory or model.tar.gz (env SM_MODEL_DIR; default /opt/ml/model)")
-    p.add_argument("--port", type=int, help="port (env SAGEMAKER_BIND_TO_PORT; default 8080)")
-    p.add_argument("--host", help="address to bind (default 0.0.0.0)")
-    p.add_argument("--workers", type=int, help="worker processes (env SAGEMAKER_MODEL_SERVER_WORKERS; default: CPU count)")
-    p.add_argument("--threads", type=int, help="threads per worker (env SERVING_WORKER_THREADS; default 4)")
+    add_arguments(p)
     p.set_defaults(func=run_serve)
 
 
 def run_serve(args: argparse.Namespace) -> int:
     from .server.serve import serve
-    from .server.settings import Settings
 
-    settings = Settings.from_env(
-        framework=args.framework, model_dir=args.model_dir, port=args.port,
-        host=args.host, workers=args.workers, threads=args.threads,
-    )
+    settings = Settings.from_env(**{f.name: getattr(args, f.name, None) for f in fields(Settings)})
     serve(settings)
     return 0
 

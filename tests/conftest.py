@@ -46,7 +46,7 @@ def free_port() -> int:
 class ServerProcess:
     """A real `serving serve` child process on a loopback port."""
 
-    def __init__(self, model_dir, framework="sklearn", env=None, workers=1, args=(), wait=True):
+    def __init__(self, model_dir, framework="sklearn", env=None, workers=1, args=(), wait=True, cwd=None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SAGEMAKER_", "SERVING_", "SM_"))}
@@ -57,7 +57,7 @@ class ServerProcess:
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"serving-test-{self.port}.log"
         self.log_file = open(self.log_path, "w+b")
         self.proc = subprocess.Popen(cmd, env=full_env, stdout=self.log_file, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True, cwd=cwd)
         self.session = requests.Session()
         if wait:
             self.wait_listening()

@@ -10,7 +10,10 @@ Accepted bodies (all become one batch):
 - ``{"predictions": [...]}``: the built-in algorithms' answer (e.g. ``[{"score": 9.5}]``),
   so a container can follow one of them in a pipeline.
 
-Predictions are written as nested lists (``[[...], ...]`` for 2-D, ``[...]`` for 1-D).
+Predictions are written as nested lists (``[[...], ...]`` for 2-D, ``[...]`` for 1-D), as
+Python's ``json.dumps`` writes them (``[0.5, 1.0]``), which is what the AWS containers send:
+outputs compared as text match. NaN and infinities are written as ``null`` (``json.dumps``
+writes ``NaN``, which is not JSON and which most parsers refuse).
 """
 
 from __future__ import annotations
@@ -20,9 +23,8 @@ from typing import Any
 import orjson
 
 from ..errors import BadRequest
-from .tabular import numeric_json, python_rows, records_to_batch, rows_to_batch, to_array
-
-MEDIA_TYPE = "application/json"
+from .registry import Codec, register
+from .tabular import dumps, numeric_json, python_rows, records_to_batch, rows_to_batch, to_array
 
 SHAPES = (
     'send [[...], ...] (rows), [{"column": value}, ...] (records), '
@@ -37,8 +39,18 @@ def loads(text: str, what: str) -> Any:
         raise BadRequest(f"the {what} body is not valid JSON: {exc}") from None
 
 
-def decode(text: str) -> Any:
-    return batch_from_items(items_of(loads(text, "JSON")), "JSON")
+@register
+class JsonCodec(Codec):
+    media_types = ("application/json",)
+    text = True
+    order = 20
+
+    def decode(self, text: str) -> Any:
+        return batch_from_items(items_of(loads(text, "JSON")), "JSON", plain='"' not in text)
+
+    def encode(self, data: Any) -> bytes:
+        fast = numeric_json(to_array(data), as_python=True)
+        return fast if fast is not None else dumps(python_rows(data))
 
 
 def items_of(doc: Any) -> list:
@@ -59,7 +71,8 @@ def items_of(doc: Any) -> list:
     raise BadRequest(f"a JSON {type(doc).__name__} is not a batch; {SHAPES}")
 
 
-def batch_from_items(items: list, what: str) -> Any:
+def batch_from_items(items: list, what: str, plain: bool = False) -> Any:
+    """One batch from rows or records; ``plain``: the document holds no strings (no quote at all)."""
     if not items:
         raise BadRequest(f"the {what} body holds no rows; {SHAPES}")
     first = items[0]
@@ -79,9 +92,5 @@ def batch_from_items(items: list, what: str) -> Any:
             items[i] = item
         elif any(isinstance(v, (list, dict)) for v in item):
             raise BadRequest(f"row {i + 1} of the {what} body holds nested values; rows must hold numbers or strings")
-    return rows_to_batch(items, what)
+    return rows_to_batch(items, what, plain)
 
-
-def encode(data: Any) -> bytes:
-    fast = numeric_json(to_array(data))
-    return fast if fast is not None else orjson.dumps(python_rows(data))

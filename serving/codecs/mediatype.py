@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ..errors import BadRequest, NotAcceptable
+from ..errors import BadRequest, NotAcceptable, UnsupportedMediaType
 
 
 class MediaType(str):
@@ -150,7 +150,7 @@ def negotiate(accept: str | None, offered: tuple[str, ...] | None, default: str)
         return default_mt
     items = parse_accept(accept)
     if not items:
-        raise _not_acceptable(accept, offered)
+        raise not_acceptable(accept, offered)
     for item in items:
         mt = item.media_type
         if mt.is_wildcard:
@@ -166,12 +166,19 @@ def negotiate(accept: str | None, offered: tuple[str, ...] | None, default: str)
             cand = MediaType.parse(candidate)
             if str.__eq__(cand, mt) and (not mt.params or cand.params == mt.params or not cand.params):
                 return mt if mt.params else cand
-    raise _not_acceptable(accept, offered)
+    raise not_acceptable(accept, offered)
 
 
-def _not_acceptable(accept: str, offered: tuple[str, ...] | None) -> NotAcceptable:
+def not_acceptable(accept: str, offered: tuple[str, ...] | None) -> NotAcceptable:
+    """The 406: ``accept`` names nothing that can be produced; say what can."""
     what = ", ".join(offered) if offered else "none"
     return NotAcceptable(
         f"Accept '{accept}' names no type this model can produce; supported: {what}"
     )
+
+
+def unsupported(problem: str, accepted, hint: str | None = None) -> UnsupportedMediaType:
+    """The 415: ``problem`` says what is wrong with the Content-Type; the message ends with
+    ``hint``, else the types that would be read."""
+    return UnsupportedMediaType(f"{problem}; {hint or 'send one of: ' + ', '.join(accepted)}")
 

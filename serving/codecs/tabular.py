@@ -8,6 +8,8 @@ shapes: a single row is a batch of one, a 1-D prediction is one value per row.
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any, Sequence
 
 import numpy as np
@@ -15,6 +17,7 @@ import orjson
 import pandas as pd
 
 from ..errors import BadRequest
+from .numbers import to_floats
 
 try:
     import scipy.sparse as _sparse
@@ -22,8 +25,12 @@ except ImportError:  # pragma: no cover - scipy comes with scikit-learn
     _sparse = None
 
 
-def rows_to_batch(rows: Sequence[Sequence[Any]], what: str) -> np.ndarray | pd.DataFrame:
-    """Rows of equal length -> float array, or a DataFrame with positional columns if mixed."""
+def rows_to_batch(rows: Sequence[Sequence[Any]], what: str, plain: bool = False) -> np.ndarray | pd.DataFrame:
+    """Rows of equal length -> float array, or a DataFrame with positional columns if mixed.
+
+    Values are numbers by :mod:`serving.codecs.numbers`' grammar; ``plain``: the body they
+    came from holds nothing that needs checking against it.
+    """
     if not rows:
         raise BadRequest(f"the {what} body holds no rows")
     width = len(rows[0])
@@ -35,11 +42,12 @@ def rows_to_batch(rows: Sequence[Sequence[Any]], what: str) -> np.ndarray | pd.D
             )
     if width == 0:
         raise BadRequest(f"the {what} body holds empty rows")
-    try:
-        return np.array(rows, dtype=np.float64)
-    except (ValueError, TypeError):
-        pass
-    return columns_to_batch([typed_column(col) for col in zip(*rows)])
+    if plain:
+        try:
+            return np.array(rows, dtype=np.float64)
+        except (ValueError, TypeError):
+            pass
+    return columns_to_batch([typed_column(col, plain) for col in zip(*rows)])
 
 
 def columns_to_batch(columns: list[np.ndarray]) -> np.ndarray | pd.DataFrame:
@@ -65,16 +73,12 @@ def records_to_batch(records: Sequence[dict], what: str) -> pd.DataFrame:
     )
 
 
-def typed_column(values: Sequence[Any]) -> np.ndarray:
-    """Numeric when every non-missing value is a number (strings that parse count), else str."""
-    try:
-        return np.array(values, dtype=np.float64)  # the common case: no missing values
-    except (ValueError, TypeError):
-        pass
-    try:
-        return np.array([np.nan if v is None or v == "" else v for v in values], dtype=np.float64)
-    except (ValueError, TypeError):
-        return np.array([np.nan if v is None else v for v in values], dtype=object)
+def typed_column(values: Sequence[Any], plain: bool = False) -> np.ndarray:
+    """Numeric when every non-missing value is a number (strings that pass the grammar count), else str."""
+    numbers = to_floats(values, checked=plain)
+    if numbers is not None:
+        return numbers
+    return np.array([np.nan if v is None else v for v in values], dtype=object)
 
 
 def to_array(data: Any) -> np.ndarray:
@@ -96,37 +100,96 @@ def python_rows(data: Any) -> list:
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         arr = arr.astype(object)
         arr[~np.isfinite(arr.astype(np.float64))] = None
+    elif arr.dtype == object:
+        arr = arr.copy()
+        flat = arr.reshape(-1)
+        for i, value in enumerate(flat):
+            if isinstance(value, float) and not np.isfinite(value):
+                flat[i] = None
     return arr.tolist()
+
+
+def dumps(value: Any) -> bytes:
+    """JSON as Python's ``json.dumps`` writes it (what the AWS containers send), NumPy values included."""
+    return json.dumps(value, default=_plain_value).encode()
+
+
+def _plain_value(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 # orjson writes a numeric ndarray straight from its buffer with shortest round-trip floats,
 # about 25 times faster than ``json.dumps(arr.tolist())``; CSV and JSON Lines are cut out of
 # the same bytes (numbers never contain brackets or commas). Non-finite values, which orjson
 # writes as ``null``, keep the slower paths so CSV can say ``nan`` and ``inf``.
+#
+# Its digits are Python's (both shortest round-trip), but not always its notation: Python
+# writes an exponent with a sign and two digits at least (``1e-05``, ``1e+16``) and switches
+# to one below 1e-4, orjson below 1e-5. The two substitutions below make the bytes those of
+# ``repr(float)``; they only run when the output holds an exponent or a value under 1e-4.
 _NUMERIC_KINDS = "fiu"
+_EXPONENT = re.compile(rb"e(-?)([0-9]+)")
+# (A pattern that starts with its literal is searched for that literal first, fast; a
+# look-behind in front would make the engine try every position, 30 times slower.)
+_UNDER_1E4 = re.compile(rb"0\.0000([1-9])([0-9]*)")
 
 
-def numeric_json(data: Any) -> bytes | None:
-    """``[[...],...]`` / ``[...]`` for a finite numeric 1-D or 2-D array, else None."""
+def _exponent(match: re.Match) -> bytes:
+    return b"e" + (match.group(1) or b"+") + match.group(2).zfill(2)
+
+
+def _under_1e4(match: re.Match) -> bytes:
+    start = match.start()
+    if start and match.string[start - 1] in b"0123456789.":
+        return match.group(0)  # the tail of a larger number (10.00001), not a value of its own
+    digits = match.group(2)
+    return match.group(1) + (b"." + digits if digits else b"") + b"e-05"
+
+
+def _python_notation(text: bytes) -> bytes:
+    if b"e" in text:
+        text = _EXPONENT.sub(_exponent, text)
+    if b"0.0000" in text:
+        text = _UNDER_1E4.sub(_under_1e4, text)
+    return text
+
+
+def numeric_json(data: Any, as_python: bool = False) -> bytes | None:
+    """``[[...],...]`` / ``[...]`` for a finite numeric 1-D or 2-D array, else None.
+
+    Numbers are written as ``repr`` writes them; ``as_python``: the whole text is what
+    ``json.dumps(data.tolist())`` writes (a space after each comma, float32 widened to the
+    float64 that ``tolist`` gives).
+    """
     if not isinstance(data, np.ndarray) or data.dtype.kind not in _NUMERIC_KINDS or data.ndim not in (1, 2):
         return None
     if data.dtype.kind == "f" and not np.isfinite(data).all():
         return None
-    if data.dtype.kind == "u" or data.dtype == np.float16:
-        data = data.astype(np.int64 if data.dtype.kind == "u" else np.float32)
-    return orjson.dumps(np.ascontiguousarray(data), option=orjson.OPT_SERIALIZE_NUMPY)
+    if data.dtype.kind == "u":
+        data = data.astype(np.int64)
+    elif data.dtype.kind == "f" and data.dtype != np.float64:
+        if not as_python:
+            return None  # NumPy writes float32 in a notation of its own: the caller's slower path
+        data = data.astype(np.float64)
+    text = _python_notation(orjson.dumps(np.ascontiguousarray(data), option=orjson.OPT_SERIALIZE_NUMPY))
+    return text.replace(b",", b", ") if as_python else text
 
 
-def numeric_lines(data: Any, row_open: bytes, row_close: bytes) -> bytes | None:
-    """One line per row from ``numeric_json``: ``row_open`` + values + ``row_close``."""
-    text = numeric_json(data)
+def numeric_lines(data: Any, row_open: bytes, row_close: bytes, as_python: bool = False) -> bytes | None:
+    """One line per row from ``numeric_json``: ``row_open`` + values + ``row_close``
+    (``as_python``: each line as ``json.dumps`` writes a row)."""
+    text = numeric_json(data, as_python)
     if text is None:
         return None
     if len(text) <= 2:  # no rows
         return b""
+    comma = b", " if as_python else b","
     if data.ndim == 1:
-        return text[1:-1].replace(b",", b"\n") + b"\n"
-    return row_open + text[2:-2].replace(b"],[", row_close + b"\n" + row_open) + row_close + b"\n"
+        return text[1:-1].replace(comma, b"\n") + b"\n"
+    rows = text[2:-2].replace(b"]" + comma + b"[", row_close + b"\n" + row_open)
+    return row_open + rows + row_close + b"\n"
 
 
 # bytes that JSON would read but a CSV number never holds: brackets, quotes, true/false/null
@@ -140,7 +203,8 @@ def numeric_rows(text: str | bytes) -> np.ndarray | None:
     """
     body = text.encode() if isinstance(text, str) else text
     body = body.replace(b"\r\n", b"\n").strip(b"\n")
-    if not body or b"\n\n" in body or any(c in body for c in _NOT_NUMBERS):
+    # a lone CR ends a CSV row but is blank space to JSON; blank lines are not rows
+    if not body or b"\n\n" in body or b"\r" in body or any(c in body for c in _NOT_NUMBERS):
         return None
     try:
         rows = orjson.loads(b"[[" + body.replace(b"\n", b"],[") + b"]]")

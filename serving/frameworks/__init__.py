@@ -11,9 +11,9 @@ import importlib
 from ..errors import ConfigurationError
 
 FRAMEWORKS = {
-    "model": "serving.handlers.framework:Framework",
     "sklearn": "serving.frameworks.sklearn.handler:SklearnFramework",
     "sparkml": "serving.frameworks.sparkml.handler:SparkMLFramework",
+    "model": "serving.frameworks.model.handler:ModelFramework",
 }
 
 

@@ -3,18 +3,49 @@
 An entry with an absolute path, a ``..`` component, or a link pointing outside the
 destination is refused with an error naming it, before anything is written: a model
 archive from an untrusted place must not be able to write over the container's files.
+
+An archive extracted to a temporary folder is removed when the process that extracted it
+exits (the gunicorn master, or a batch job): a container that restarts often does not fill
+the disk. Forked workers inherit the exit hook but remove nothing: the folder is the
+master's.
 """
 
 from __future__ import annotations
 
+import atexit
+import logging
 import os
+import shutil
 import tarfile
 import tempfile
+import threading
 from pathlib import Path, PurePosixPath
 
 from ..errors import ConfigurationError
 
+log = logging.getLogger("serving")
+
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
+_extracted: list[tuple[int, str]] = []  # (pid of the extracting process, temporary folder)
+_lock = threading.Lock()
+
+
+def remove_extracted() -> None:
+    """Remove the temporary folders this process extracted archives to."""
+    with _lock:
+        mine = [path for pid, path in _extracted if pid == os.getpid()]
+        _extracted[:] = [(pid, path) for pid, path in _extracted if pid != os.getpid()]
+    for path in mine:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _temporary_folder() -> str:
+    path = tempfile.mkdtemp(prefix="serving-")
+    with _lock:
+        if not _extracted:
+            atexit.register(remove_extracted)
+        _extracted.append((os.getpid(), path))
+    return path
 
 
 def is_archive(path: str | os.PathLike) -> bool:
@@ -54,7 +85,8 @@ def _normalise(path: PurePosixPath) -> tuple[str, ...]:
 def extract(archive: str | os.PathLike, dest: str | os.PathLike | None = None) -> str:
     """Extract ``archive`` into ``dest`` (a new temporary directory by default)."""
     archive = str(archive)
-    dest = str(dest) if dest else tempfile.mkdtemp(prefix="serving-")
+    dest = str(dest) if dest else _temporary_folder()
+    log.info("extracting %s to %s", archive, dest)
     try:
         with tarfile.open(archive) as tar:
             check_members(tar, archive)

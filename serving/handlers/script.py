@@ -3,7 +3,9 @@
 Where the script is, in the order the AWS containers look:
 
 1. ``SAGEMAKER_PROGRAM`` inside ``SAGEMAKER_SUBMIT_DIRECTORY`` (a directory, a ``.tar.gz``
-   or a ``file://`` URL of either);
+   or a ``file://`` URL of either). A directory under ``/opt/ml/model`` (the SDK sets
+   ``/opt/ml/model/code`` for network-isolated models) means that folder of the model
+   directory, wherever the model directory is;
 2. ``SAGEMAKER_PROGRAM`` inside ``<model dir>/code`` (where the SDK repacks it);
 3. ``<model dir>/code/inference.py`` when no program is named.
 
@@ -21,6 +23,7 @@ from types import ModuleType
 
 from .. import compat
 from ..errors import ConfigurationError
+from ..settings import DEFAULT_MODEL_DIR
 from .archive import extract, is_archive
 
 log = logging.getLogger("serving")
@@ -31,6 +34,8 @@ HOOKS = ("model_fn", "input_fn", "predict_fn", "output_fn", "transform_fn", "exe
 def find_script(model_dir: str, program: str | None, submit_directory: str | None) -> Path | None:
     if submit_directory:
         source = submit_directory.removeprefix("file://")
+        if source == DEFAULT_MODEL_DIR or source.startswith(DEFAULT_MODEL_DIR + "/"):
+            source = str(Path(model_dir) / source[len(DEFAULT_MODEL_DIR):].lstrip("/"))
         if source.startswith(("s3://", "http://", "https://")):
             raise ConfigurationError(
                 f"SAGEMAKER_SUBMIT_DIRECTORY={submit_directory}: only local paths can be read here; "

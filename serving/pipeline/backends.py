@@ -8,24 +8,29 @@ docker backend (``docker_backend.py``) runs images through the docker SDK. Both 
 containers alive the same way (:class:`SupervisedContainer`), so a crash looks the same to
 the router and to the user whichever backend runs the pipeline.
 
-The router talks to every container through one pool of keep-alive connections
-(``Container.upstream``, :mod:`serving.pipeline.upstream`): containers keep connections open
-for 75 s, so a request through a warm pipeline opens no sockets.
+A container is a step of the pipeline executor (:mod:`serving.pipeline.executor`): the router
+calls it through one pool of keep-alive connections (``Container.client``,
+:mod:`serving.http.client`); containers keep connections open for 75 s, so a request through
+a warm pipeline opens no sockets.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
+import os
 import random
 import socket
 import threading
 import time
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Sequence
 
 from ..errors import ConfigurationError
+from ..http.client import Client, RequestFailed, RequestTimedOut, Unreachable
+from . import executor
 from .spec import ContainerSpec
-from .upstream import Upstream, UpstreamError
 
 log = logging.getLogger("serving.endpoint")
 
@@ -95,7 +100,7 @@ class Container(ABC):
         self.name = spec.hostname
         self.host = host
         self.port = port
-        self.upstream = Upstream(host, port, max_idle=POOL_SIZE)
+        self.client = Client(host, port, max_idle=POOL_SIZE)
         self.state = STARTING
         self.reason = "starting"
         self._changed = threading.Condition()
@@ -137,11 +142,29 @@ class Container(ABC):
                 self._changed.wait(min(left, 0.5))
         return True
 
+    def call(self, body: bytes, headers: dict[str, str], limit: int | None, timeout: float) -> executor.Reply:
+        """POST /invocations (the executor's step); a call that gets no whole answer is SageMaker's 424."""
+        try:
+            answer = self.client.request("POST", "/invocations", body, headers, timeout, limit)
+        except RequestTimedOut:
+            raise executor.failed(self, 0, f"Your invocation timed out while waiting for a response from container "
+                                           f"{self.name}. Review the latency metrics for each container at this "
+                                           f"endpoint's /metrics, resolve the issue, and try again.",
+                                  note=f" The limit is {timeout:g} s per container (--timeout).") from None
+        except Unreachable as exc:
+            raise executor.failed(self, 0, f"Could not reach container {self.name} at {self.host}:{self.port}: "
+                                           f"{exc}") from None
+        except RequestFailed as exc:
+            if exc.status:
+                raise executor.cut_short(self, exc.status, str(exc)) from None
+            raise executor.failed(self, 0, f"The connection to container {self.name} broke: {exc}") from None
+        return executor.Reply(answer.status, answer.headers, answer.body, int(answer.headers.get("content-length") or -1))
+
     def ping(self, timeout: float = PING_TIMEOUT) -> str | None:
         """GET /ping: None when it answers 200, else what went wrong."""
         try:
-            answer = self.upstream.request("GET", "/ping", timeout=timeout)
-        except UpstreamError as exc:
+            answer = self.client.request("GET", "/ping", timeout=timeout)
+        except RequestFailed as exc:
             return f"/ping failed: {exc}"
         if answer.status != 200:
             text = answer.body.decode("utf-8", "replace").strip()[:300]
@@ -149,7 +172,7 @@ class Container(ABC):
         return None
 
     def close(self) -> None:
-        self.upstream.close()
+        self.client.close()
 
 
 class SupervisedContainer(Container):
@@ -240,18 +263,38 @@ class Backend(ABC):
         return [self.create(endpoint, spec) for spec in specs]
 
 
+#: where each backend lives; imported when chosen, so the docker SDK loads only for ``--backend docker``
+MODULES = {"process": "serving.pipeline.process", "docker": "serving.pipeline.docker_backend"}
+_BACKENDS: dict[str, type[Backend]] = {}
+
+
+def register(cls: type[Backend]) -> type[Backend]:
+    """Class decorator: the backend ``cls.name`` is ``cls``."""
+    _BACKENDS[cls.name] = cls
+    return cls
+
+
 def backend(name: str, **options) -> Backend:
-    """The backend called ``name`` (``process``, or ``docker`` once it exists)."""
-    from ..errors import ConfigurationError
+    """The backend called ``name`` (``process`` or ``docker``), built with ``options``."""
+    if name not in MODULES:
+        raise ConfigurationError(f"unknown backend '{name}'; choose {' or '.join(MODULES)}")
+    try:
+        importlib.import_module(MODULES[name])
+    except ModuleNotFoundError as exc:
+        raise ConfigurationError(f"the {name} backend is not available here ({exc}); use --backend process") from None
+    return _BACKENDS[name](**options)
 
-    if name == "process":
-        from .process import ProcessBackend
 
-        return ProcessBackend(**options)
-    if name == "docker":
-        try:
-            from .docker_backend import DockerBackend
-        except ModuleNotFoundError as exc:
-            raise ConfigurationError(f"the docker backend is not available here ({exc}); use --backend process") from None
-        return DockerBackend(**options)
-    raise ConfigurationError(f"unknown backend '{name}'; choose process or docker")
+def alive(pid: int) -> bool:
+    """True while ``pid`` runs; an exited child nobody has reaped yet (a zombie) counts as gone."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"

@@ -1,7 +1,7 @@
 """``serving endpoint up | update | invoke | ls | down``.
 
-Kept light: argparse only at import time; the endpoint machinery (urllib3,
-prometheus_client, yaml) is imported inside the command that needs it.
+Kept light: argparse only at import time; the endpoint machinery (prometheus_client, yaml,
+the HTTP client) is imported inside the command that needs it.
 """
 
 from __future__ import annotations
@@ -64,10 +64,10 @@ def register(subparsers) -> None:
 def run_up(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..server.logs import configure
+    from ..logs import configure
     from . import spec as specs
     from .endpoint import Endpoint
-    from .router import Limits
+    from .executor import Limits
 
     configure(20)
     spec = specs.load(args.spec)
@@ -83,12 +83,16 @@ def run_up(args: argparse.Namespace) -> int:
 
 
 def _admin(entry: dict, method: str, action: str, payload: dict | None = None, timeout: float = 30.0):
-    import urllib3
+    from ..http.client import Client
 
-    response = urllib3.request(method, f"http://127.0.0.1:{entry['port']}/admin/{action}",
-                               body=json.dumps(payload or {}).encode(), timeout=timeout, retries=False,
-                               headers={"X-Serving-Admin-Token": entry["admin_token"], "Content-Type": "application/json"})
-    return response.status, response.json()
+    client = Client("127.0.0.1", entry["port"])
+    try:
+        answer = client.request(method, f"/admin/{action}", json.dumps(payload or {}).encode(), timeout=timeout,
+                                headers={"X-Serving-Admin-Token": entry["admin_token"],
+                                         "Content-Type": "application/json"})
+    finally:
+        client.close()
+    return answer.status, answer.json()
 
 
 def run_update(args: argparse.Namespace) -> int:
@@ -108,8 +112,9 @@ def run_update(args: argparse.Namespace) -> int:
 
 
 def run_invoke(args: argparse.Namespace) -> int:
-    import urllib3
-
+    from ..errors import ConfigurationError
+    from ..http.client import Client, RequestFailed
+    from ..http.headers import InvalidHeader
     from .endpoint import lookup
 
     entry = lookup(args.name)
@@ -125,14 +130,21 @@ def run_invoke(args: argparse.Namespace) -> int:
                           ("X-Amzn-SageMaker-Target-Container-Hostname", args.target_container)):
         if value is not None:
             headers[header] = value
-    response = urllib3.request("POST", f"{entry['url']}/endpoints/{args.name}/invocations", body=body,
-                               headers=headers, timeout=120, retries=False)
+    client = Client.for_url(entry["url"])
+    try:
+        response = client.request("POST", f"/endpoints/{args.name}/invocations", body, headers, timeout=120)
+    except InvalidHeader as exc:
+        raise ConfigurationError(str(exc)) from None
+    except RequestFailed as exc:
+        raise ConfigurationError(f"endpoint {args.name} at {entry['url']} did not answer: {exc}") from None
+    finally:
+        client.close()
     if response.status != 200:
-        error = response.json()
+        error = response.json() or {}
         print(f"serving: {response.status} {error.get('ErrorCode')}: {error.get('Message')}", file=sys.stderr)
         return 1
-    sys.stdout.buffer.write(response.data)
-    if not response.data.endswith(b"\n"):
+    sys.stdout.buffer.write(response.body)
+    if not response.body.endswith(b"\n"):
         sys.stdout.write("\n")
     return 0
 

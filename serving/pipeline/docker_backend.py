@@ -46,8 +46,9 @@ import docker
 import docker.errors
 
 from ..errors import ConfigurationError
-from .backends import (BLOCK, STOPPED, Backend, Container, SupervisedContainer, allocate_block, log, pipeline_variables,
-                       release_block)
+from ..settings import HostSettings
+from .backends import (BLOCK, STOPPED, Backend, Container, SupervisedContainer, alive, allocate_block, log,
+                       pipeline_variables, register, release_block)
 from .spec import ContainerSpec
 
 BIND_LABEL = "com.amazonaws.sagemaker.capabilities.accept-bind-to-port"
@@ -226,6 +227,7 @@ class DockerContainer(SupervisedContainer):
             self.resources.release()
 
 
+@register
 class DockerBackend(Backend):
     """``workers``: gunicorn workers per container unless its Environment sets them."""
 
@@ -239,7 +241,7 @@ class DockerBackend(Backend):
             self.streams = docker.from_env(timeout=None, max_pool_size=STREAM_POOL)
         except docker.errors.DockerException as exc:
             raise ConfigurationError(
-                f"no Docker engine answers ({os.environ.get('DOCKER_HOST', 'unix:///var/run/docker.sock')}: {exc}); "
+                f"no Docker engine answers ({HostSettings.from_env().docker_host}: {exc}); "
                 "start one (containers/ci-setup.sh does), or use --backend process"
             ) from None
         self.reap_orphans()
@@ -279,8 +281,6 @@ class DockerBackend(Backend):
 
     def reap_orphans(self) -> None:
         """Remove the pipelines of endpoint processes on this host that died without cleaning up."""
-        from .endpoint import alive
-
         host = socket.gethostname()
         dead = set()
         found = self.client.containers.list(all=True, filters={"label": OWNER_LABEL})

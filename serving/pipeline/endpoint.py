@@ -13,13 +13,10 @@ health checks while the old ones serve; then traffic switches at once, requests 
 running finish on the old pipeline, and the old containers stop. If the new pipeline fails
 its health check the old one keeps serving and the error says why.
 
-The router is served by cheroot, a pure-Python threaded HTTP/1.1 server with keep-alive,
-in a thread of this process: the supervisor and the router share the current pipeline
-without any inter-process channel, and the same code serves the CLI, tests and the demo.
-Measured during development with the same proxy app on this 2-core machine, cheroot added
-0.36 ms p50 per hop against 0.5 ms for gunicorn gthread (1 worker) and 0.86 ms for
-werkzeug, and kept 92% of a container's throughput at concurrency 16, where gunicorn
-kept 63% and werkzeug 41%.
+The router is served in a thread of this process by our HTTP/1.1 layer
+(:mod:`serving.http`), the same one the containers serve with: the supervisor and the router
+share the current pipeline without any inter-process channel, and the same code serves the
+CLI, tests and the demo.
 
 Registry: a running endpoint writes ``$SERVING_HOME/endpoints/NAME.json`` (default
 ``~/.serving``; mode 0600) with its pid, address, spec and an admin token. ``serving
@@ -40,10 +37,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError
-from ..server.settings import serving_home
+from ..settings import HostSettings
 from . import spec as specs
-from .backends import READY, Backend, backend
-from .router import Limits, Pipeline, Router
+from .backends import READY, Backend, alive, backend
+from .executor import Limits
+from .router import Pipeline, Router
 
 log = logging.getLogger("serving.endpoint")
 
@@ -54,7 +52,7 @@ CRASH_LOOP = 3  # restarts during start-up after which waiting longer is pointle
 
 def registry_dir() -> Path:
     """Where endpoints register: ``$SERVING_HOME/endpoints`` (``~/.serving`` unless set; see the settings module)."""
-    return Path(serving_home()) / "endpoints"
+    return Path(HostSettings.from_env().home) / "endpoints"
 
 
 def as_spec(spec: Any) -> specs.PipelineSpec:
@@ -112,16 +110,24 @@ class Endpoint:
         log.info("[%s] serving %d container(s) at %s", self.name, len(pipeline.containers), self.url)
 
     def _serve(self) -> None:
-        from ..server.http11 import Options, ThreadedServer
+        from ..errors import runtime_response
+        from ..http.protocol import Options
+        from ..http.server import ThreadedServer
 
         try:  # binds now, so a busy port fails here, not in a thread
-            self.server = ThreadedServer(self.host, self.port, self.router, threads=self.threads,
+            self.server = ThreadedServer(self.host, self.port, self.router, runtime_response, threads=self.threads,
                                          options=Options(stop_linger=0.0), name=f"router-{self.name}")
         except OSError as exc:
             raise ConfigurationError(f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}; "
                                      "choose another --port") from None
         self.port = self.server.address[1]
         self.server.start()
+
+    def set_limits(self, limits: Limits) -> None:
+        """Limits for the requests from now on (a batch job sets its own)."""
+        self.limits = limits
+        if self.router is not None:
+            self.router.limits = limits
 
     @property
     def url(self) -> str:
@@ -238,21 +244,6 @@ class Endpoint:
 
 def registry_path(name: str) -> Path:
     return registry_dir() / f"{name}.json"
-
-
-def alive(pid: int) -> bool:
-    """True while ``pid`` runs; an exited child nobody has reaped yet (a zombie) counts as gone."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def registered() -> list[dict]:

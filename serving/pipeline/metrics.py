@@ -47,15 +47,27 @@ class EndpointMetrics:
                                      "Container answers 5xx, timeouts and broken connections", ec, registry=r)
         self.container_latency = Histogram("sagemaker_container_latency_seconds", "Time one container took",
                                            ec, registry=r, buckets=BUCKETS)
+        # A label lookup costs about 2.5 µs; bound once per container, not per call.
+        self._bound: dict[str, tuple] = {}
+
+    def _container(self, container: str) -> tuple:
+        bound = self._bound.get(container)
+        if bound is None:
+            labels = (self.endpoint, container)
+            bound = self._bound[container] = tuple(
+                metric.labels(*labels) for metric in (self.container_invocations, self.container_latency,
+                                                      self.container_4xx, self.container_5xx))
+        return bound
 
     def container_call(self, container: str, status: int, seconds: float) -> None:
         """One request to one container; ``status`` 0 means no HTTP answer (timeout, refused)."""
-        self.container_invocations.labels(self.endpoint, container).inc()
-        self.container_latency.labels(self.endpoint, container).observe(seconds)
+        invocations, latency, errors_4xx, errors_5xx = self._container(container)
+        invocations.inc()
+        latency.observe(seconds)
         if 400 <= status < 500:
-            self.container_4xx.labels(self.endpoint, container).inc()
+            errors_4xx.inc()
         elif status >= 500 or status == 0:
-            self.container_5xx.labels(self.endpoint, container).inc()
+            errors_5xx.inc()
 
     def request(self, status: int, total: float, model: float, model_error: bool) -> None:
         """One client request, answered with ``status`` after ``total`` seconds, ``model`` of them in containers."""

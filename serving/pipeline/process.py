@@ -30,8 +30,9 @@ import threading
 from pathlib import Path
 
 from ..errors import ConfigurationError
+from ..settings import child_environment
 from .backends import (STOPPED, Backend, Container, SupervisedContainer, allocate_block, log, pipeline_variables,
-                       release_block)
+                       register, release_block)
 from .spec import ContainerSpec
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
@@ -87,9 +88,7 @@ class ProcessContainer(SupervisedContainer):
         return [sys.executable, "-m", "serving.cli", "serve", "--framework", self.spec.framework, "--host", self.host]
 
     def environment(self) -> dict[str, str]:
-        # A container sees the variables of its spec, not the SageMaker settings of whoever started the endpoint.
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SAGEMAKER_", "SM_", "SERVING_"))}
-        env.update(pipeline_variables(self.spec, self.port, self.workers))
+        env = child_environment(pipeline_variables(self.spec, self.port, self.workers))
         env["PYTHONUNBUFFERED"] = "1"
         if not self.spec.command:  # run the same serving package as this endpoint, wherever it was imported from
             env["PYTHONPATH"] = os.pathsep.join(filter(None, (PACKAGE_ROOT, env.get("PYTHONPATH"))))
@@ -145,6 +144,7 @@ class ProcessContainer(SupervisedContainer):
         stream.close()
 
 
+@register
 class ProcessBackend(Backend):
     """``workers``: gunicorn workers per container unless its Environment sets them."""
 

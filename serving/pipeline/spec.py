@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import ConfigurationError
+from ..frameworks import FRAMEWORKS
 
 MAX_CONTAINERS = 15
 HOSTNAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-FRAMEWORKS = ("sklearn", "sparkml", "model")
 MODES = ("Serial", "Direct")
 ENV_MAX_ENTRIES = 100
 ENV_MAX_ITEM_BYTES = 1024

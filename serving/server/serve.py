@@ -2,7 +2,7 @@
 
 gunicorn runs the processes (master, preloaded app, workers, restarts, signals); each worker
 is :class:`serving.server.worker.ConnectionWorker`, which serves every keep-alive connection
-on a thread of its own (:mod:`serving.server.http11` says why). SIGTERM is gunicorn's
+on a thread of its own (:mod:`serving.http.protocol` says why). SIGTERM is gunicorn's
 graceful stop: in-flight requests finish (up to ``graceful_timeout``, SageMaker's 30 s),
 idle connections are closed, and the server exits.
 """
@@ -14,8 +14,8 @@ import logging
 from gunicorn.app.base import BaseApplication
 
 from .app import create_app
-from .logs import configure
-from .settings import Settings
+from ..logs import configure
+from ..settings import Settings
 from .worker import stop_early
 
 log = logging.getLogger("serving")

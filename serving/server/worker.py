@@ -2,7 +2,7 @@
 
 gunicorn keeps what it is good at: the master process, the model loaded before the fork,
 worker restarts, heartbeats and signals. Each worker accepts connections and serves each one
-on a thread of its own through :mod:`serving.server.http11`, which says why gunicorn's
+on a thread of its own through :mod:`serving.http.protocol`, which says why gunicorn's
 ``gthread`` request handling is not used.
 """
 
@@ -17,7 +17,9 @@ from concurrent import futures
 
 from gunicorn.workers.base import Worker
 
-from .http11 import Connection, Connections, Options
+from ..errors import container_response
+from ..http.protocol import Connection, Options
+from ..http.server import Connections
 
 
 def stop_early(server, worker) -> None:
@@ -84,6 +86,7 @@ class ConnectionWorker(Worker):
                 raise
             return
         sock.setblocking(True)
-        connection = Connection(sock, client, listener.getsockname(), self.wsgi, self.options, self.stopping, self.slots)
+        connection = Connection(sock, client, listener.getsockname(), self.wsgi, self.options, self.stopping,
+                                container_response, self.slots)
         self.connections.add(connection)
         self.pool.submit(self.connections.serve, connection)

@@ -1,12 +1,11 @@
-"""A pipeline's handler chain in one process: the router's hops without HTTP.
+"""A pipeline in one process: the router's executor with containers called directly.
 
-Each stage is one container of the spec, built exactly as ``serving serve`` builds it
-(framework + model directory + environment → ``Transformer``), and the chain passes a
-request along exactly as the router passes it over HTTP (contract 3.2): each container's
-response body and ``Content-Type`` (verbatim) become the next request, ``Accept`` goes to
-the last container only, a container's request-size limit is checked as its server checks
-it, and a status of 400 or more stops the chain naming the container. Same bytes at every
-hop, so the output is byte-identical to the http engine's.
+Each stage is one container of the spec, loaded exactly as ``serving serve`` loads it (the
+container app, :class:`serving.server.app.App`, built from the stage's settings), and called
+with :meth:`~serving.server.app.App.invoke`, which answers what the container would answer
+over HTTP, errors and request-size limit included. The request runs through the same
+executor as the router's (:mod:`serving.pipeline.executor`), with the same limits, so the
+bytes, the statuses and the failures are the http engine's.
 
 Stages are plain data (picklable) so Spark executors can rebuild the chain themselves.
 """
@@ -15,14 +14,17 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from dataclasses import dataclass, field
 from typing import Mapping
 
 from ..errors import ConfigurationError, ServingError
-from ..handlers.transformer import is_response
-from ..server.app import too_large
+from ..pipeline import executor
+from ..pipeline.executor import INFERENCE_ID, Limits
 
 log = logging.getLogger("serving.transform")
+
+ENDPOINT = "transform"  # the name the http engine's own endpoint has: log labels and messages match
 
 
 @dataclass(frozen=True)
@@ -35,11 +37,16 @@ class Stage:
 
 @dataclass
 class Failure:
-    """A request that failed: which container, with which status and message."""
+    """A request that failed: which container (if one did), with which status and message."""
 
     container: str | None
     status: int
     message: str
+
+    @classmethod
+    def of(cls, error: ServingError) -> "Failure":
+        """The record of a pipeline failure: the container's own status where there is one."""
+        return cls(error.container, int(error.fields.get("OriginalStatusCode", error.status)), error.message)
 
 
 @dataclass
@@ -63,44 +70,44 @@ def stages_from_spec(spec) -> list[Stage]:
     return stages
 
 
+class LocalStep:
+    """One loaded container, called without HTTP (an executor step)."""
+
+    def __init__(self, stage: Stage, env: Mapping[str, str]):
+        from ..server.app import App
+        from ..settings import Settings
+
+        self.name = stage.name
+        self.label = f"{ENDPOINT}/{stage.name}"
+        settings = Settings.from_env(env, framework=stage.framework, model_dir=stage.model_dir or None)
+        self.app = App(settings)
+        if self.app.model.transformer is None:  # fails the job at its start, as the endpoint's start would
+            raise ConfigurationError(f"container {stage.name} did not load: {self.app.model.error}")
+
+    def unavailable(self) -> str | None:
+        return None
+
+    def call(self, body: bytes, headers: dict[str, str], limit: int | None, timeout: float) -> executor.Reply:
+        status, out, answer = self.app.invoke(body, {k.lower(): v for k, v in headers.items()})
+        return executor.Reply(status, {k.lower(): v for k, v in out}, answer)
+
+
 class Chain:
-    """Loaded transformers, invoked in order."""
+    """Loaded containers, invoked in order by the pipeline executor."""
 
-    def __init__(self, stages: list[Stage], extra_env: Mapping[str, str] | None = None):
-        from ..frameworks import framework_class
-        from ..handlers.archive import resolve_model_dir
-        from ..handlers.transformer import Transformer
-        from ..server.settings import Settings
-
-        self.names = [s.name for s in stages]
-        self.transformers = []
-        self.limits = []
-        for stage in stages:
-            env = {**stage.environment, **(extra_env or {})}
-            settings = Settings.from_env(env, framework=stage.framework, model_dir=stage.model_dir or None)
-            model_dir = resolve_model_dir(settings.model_dir)
-            transformer = Transformer.from_settings(framework_class(settings.framework)(settings), model_dir)
-            transformer.load(model_dir)
-            self.transformers.append(transformer)
-            self.limits.append(settings)
+    def __init__(self, stages: list[Stage], extra_env: Mapping[str, str] | None = None, limits: Limits | None = None):
+        self.steps = [LocalStep(stage, {**stage.environment, **(extra_env or {})}) for stage in stages]
+        self.limits = limits or Limits()
 
     def execution_parameters(self) -> dict:
         """What the first container's ``/execution-parameters`` would answer."""
-        params = self.transformers[0].execution_parameters()
-        if is_response(params):  # a flask Response from execution_parameters_fn
-            params = json.loads(params.get_data())
-        return params
+        status, _, body = self.steps[0].app.execution_parameters()
+        return json.loads(body) if status == 200 else {}
 
     def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> Response | Failure:
-        last = len(self.transformers) - 1
-        for i, (name, transformer, settings) in enumerate(zip(self.names, self.transformers, self.limits)):
-            try:
-                if len(body) > settings.max_payload_bytes:
-                    raise too_large(len(body), settings)
-                result = transformer.invoke(body, content_type, accept if i == last else None)
-            except ServingError as exc:
-                return Failure(name, exc.status, exc.message)
-            if result.status >= 400:
-                return Failure(name, result.status, result.body.decode("utf-8", "replace"))
-            body, content_type = result.body, result.content_type
-        return Response(body, content_type)
+        request = executor.Request(body, content_type, accept, {INFERENCE_ID: str(uuid.uuid4())})
+        try:
+            result = executor.run(self.steps, request, self.limits)
+        except ServingError as exc:
+            return Failure.of(exc)
+        return Response(result.body, result.content_type or "application/octet-stream")

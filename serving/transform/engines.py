@@ -7,22 +7,20 @@ output anyway). The Spark engine (``spark.py``) works on many files at once inst
 
 from __future__ import annotations
 
-import json
 import logging
-import re
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Iterator, Mapping
 
-from ..errors import ConfigurationError
+from ..errors import FAILED_CONTAINER, ConfigurationError
+from ..http.client import Client, RequestFailed, RequestTimedOut
+from ..pipeline.executor import Limits
 from .chain import Chain, Failure, Response, Stage
 
 log = logging.getLogger("serving.transform")
 
 #: statuses worth another try: overload and server faults; a 4xx will fail the same way again
 RETRY_STATUSES = frozenset((429, 500, 502, 503, 504))
-_FROM_CONTAINER = re.compile(r"from (\S+?) with message")
 
 
 class Engine:
@@ -84,6 +82,7 @@ class InProcessEngine(Engine):
 
     def start(self, options) -> None:
         super().start(options)
+        self.chain.limits = Limits.for_transform(options.max_payload_bytes)
         if options.MaxConcurrentTransforms > 1:
             self.pool = ThreadPoolExecutor(max_workers=options.MaxConcurrentTransforms, thread_name_prefix="inprocess")
 
@@ -91,53 +90,39 @@ class InProcessEngine(Engine):
         return self.chain.invoke(body, self.options.ContentType, self.options.Accept)
 
 
-
 class HttpEngine(Engine):
-    """POST /invocations to an endpoint, ``MaxConcurrentTransforms`` requests at a time."""
+    """POST /invocations to an endpoint, ``MaxConcurrentTransforms`` requests at a time.
+
+    ``endpoint``: the pipeline endpoint brought up for this job, whose limits are then the
+    job's (:meth:`Limits.for_transform`), as the in-process engine's are.
+    """
 
     name = "http"
 
-    def __init__(self, url: str):
-        import requests  # noqa: F401 - fail early if the optional dependency is missing
-
+    def __init__(self, url: str, endpoint=None):
         self.url = url.rstrip("/").removesuffix("/invocations")
-        self.local = threading.local()
-
-    def session(self):
-        session = getattr(self.local, "session", None)
-        if session is None:
-            import requests
-            from requests.adapters import HTTPAdapter
-
-            session = requests.Session()
-            size = max(1, self.options.MaxConcurrentTransforms)
-            session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=size))
-            session.mount("https://", HTTPAdapter(pool_connections=1, pool_maxsize=size))
-            self.local.session = session
-        return session
+        try:
+            self.client = Client.for_url(self.url, connect_timeout=10.0)
+        except ValueError as exc:
+            raise ConfigurationError(f"--endpoint {url}: {exc}") from None
+        self.endpoint = endpoint
 
     def execution_parameters(self) -> dict | None:
-        import requests
-
         try:
-            response = requests.get(self.url + "/execution-parameters", timeout=10)
-        except requests.RequestException as exc:
+            answer = self.client.request("GET", "/execution-parameters", timeout=10)
+        except RequestFailed as exc:
             raise ConfigurationError(f"cannot reach the endpoint at {self.url}: {exc}; is it running?") from None
-        if response.status_code != 200:
-            return None  # optional: the defaults apply
-        try:
-            params = response.json()
-        except ValueError:
-            return None
+        params = answer.json() if answer.status == 200 else None  # optional: the defaults apply
         return params if isinstance(params, dict) else None
 
     def start(self, options) -> None:
         super().start(options)
+        if self.endpoint is not None:
+            self.endpoint.set_limits(Limits.for_transform(options.max_payload_bytes))
+        self.client.max_idle = max(self.client.max_idle, options.MaxConcurrentTransforms)
         self.pool = ThreadPoolExecutor(max_workers=max(1, options.MaxConcurrentTransforms), thread_name_prefix="transform")
 
     def invoke(self, body: bytes) -> Response | Failure:
-        import requests
-
         options = self.options
         headers = {}
         if options.ContentType:
@@ -149,45 +134,42 @@ class HttpEngine(Engine):
         for attempt in range(attempts):
             if attempt:
                 time.sleep(min(0.2 * 2 ** (attempt - 1), 2.0))
-            data = body if options.MaxPayloadInMB else iter([body])  # 0: chunked streaming
             try:
-                response = self.session().post(self.url + "/invocations", data=data, headers=headers,
-                                               timeout=(10, options.InvocationsTimeoutInSeconds))
-            except requests.Timeout:
+                answer = self.client.request("POST", "/invocations", body, headers,
+                                             timeout=options.InvocationsTimeoutInSeconds,
+                                             chunked=not options.MaxPayloadInMB)  # 0: no limit, streamed
+            except RequestTimedOut:
                 failure = Failure(None, 0, f"the invocation timed out after {options.InvocationsTimeoutInSeconds} s "
                                            "(InvocationsTimeoutInSeconds)")
                 continue
-            except requests.ConnectionError as exc:
+            except RequestFailed as exc:
                 failure = Failure(None, 0, f"cannot reach the endpoint at {self.url}: {exc}")
                 continue
-            if response.status_code < 400:
-                return Response(response.content, response.headers.get("Content-Type", ""))
-            failure = failure_from_http(response.status_code, response.content,
-                                        response.headers.get("X-Serving-Failed-Container"))
-            if response.status_code not in RETRY_STATUSES:
+            if answer.status < 400:
+                return Response(answer.body, answer.headers.get("content-type", ""))
+            failure = failure_from_http(answer)
+            if answer.status not in RETRY_STATUSES:
                 break
         return failure
 
+    def close(self) -> None:
+        super().close()
+        self.client.close()
 
-def failure_from_http(status: int, body: bytes, container: str | None = None) -> Failure:
-    """Read the container and its own status out of an error answer (router or container).
 
-    Our router names the container in ``X-Serving-Failed-Container`` and its status in
-    ``OriginalStatusCode``; other endpoints' ModelError messages name it ("... from NAME ...").
+def failure_from_http(answer) -> Failure:
+    """The failure an error answer stands for, from its status and headers (router or container).
+
+    Our router names the failed container in ``X-Serving-Failed-Container`` and gives its
+    status in ``OriginalStatusCode``; a container's own answer is its status. The message is
+    the answer's ``Message`` (SageMaker Runtime) or ``message`` (a container), else its text.
     """
-    text = body.decode("utf-8", "replace")
-    message, original = text.strip(), None
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        doc = None
-    if isinstance(doc, dict):
-        message = str(doc.get("message") or doc.get("Message") or message)
-        original = doc.get("OriginalStatusCode")
-    if container is None:
-        match = _FROM_CONTAINER.search(message)
-        container = match.group(1) if match else None
-    return Failure(container, int(original) if original else status, message)
+    doc = answer.json()
+    doc = doc if isinstance(doc, dict) else {}
+    message = doc.get("Message") or doc.get("message") or answer.body.decode("utf-8", "replace").strip()
+    original = doc.get("OriginalStatusCode")
+    status = original if isinstance(original, int) and answer.headers.get("x-amzn-errortype") == "ModelError" else answer.status
+    return Failure(answer.headers.get(FAILED_CONTAINER.lower()), status, str(message))
 
 
 ENGINES = ("http", "inprocess", "spark")

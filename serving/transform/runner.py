@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import ConfigurationError
+from .chain import ENDPOINT, stages_from_spec
 from .engines import Engine, HttpEngine, InProcessEngine, check_engine
 
 
@@ -39,10 +40,9 @@ def engine_for(name: str, *, model: str | None, endpoint: str | None, master: st
         return
     spec, model_id = load_spec(model)
     if name == "http":
-        with running_pipeline(spec, environment, backend) as url:
-            yield HttpEngine(url), model_id
+        with running_pipeline(spec, environment, backend) as endpoint:
+            yield HttpEngine(endpoint.url, endpoint), model_id
         return
-    from .chain import stages_from_spec
 
     stages = stages_from_spec(spec)
     if name == "inprocess":
@@ -64,15 +64,15 @@ def load_spec(path: str):
 
 
 @contextmanager
-def running_pipeline(spec, environment: dict, backend: str) -> Iterator[str]:
-    """Bring the pipeline up on a free loopback port, yield its URL, and always bring it down."""
+def running_pipeline(spec, environment: dict, backend: str):
+    """Bring the pipeline up on a free loopback port, yield the endpoint, and always bring it down."""
     from ..pipeline.endpoint import Endpoint
 
     containers = tuple(replace(c, environment={**c.environment, **environment}) for c in spec.containers)
-    endpoint = Endpoint(replace(spec, containers=containers), name="transform", port=0,
+    endpoint = Endpoint(replace(spec, containers=containers), name=ENDPOINT, port=0,
                         backend_name=backend, register=False)
     try:
         endpoint.start()
-        yield endpoint.url
+        yield endpoint
     finally:
         endpoint.down()

@@ -27,9 +27,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 from typing import Iterable, Iterator, Mapping
 
+from ..pipeline.executor import Limits
+from ..settings import use_python_for_spark
 from .chain import Chain, Failure, Response, Stage
 from .engines import Engine
 
@@ -39,19 +40,21 @@ GROUP_BYTES = 256 * 1024 * 1024
 _CHAINS: dict[str, Chain] = {}  # per Python worker process: chains already loaded
 
 
-def _chain(stages: list[Stage], env: Mapping[str, str]) -> Chain:
+def _chain(stages: list[Stage], env: Mapping[str, str], limits: Limits) -> Chain:
     key = json.dumps([[s.name, s.framework, s.model_dir, dict(s.environment)] for s in stages] + [dict(env)], sort_keys=True)
     chain = _CHAINS.get(key)
     if chain is None:
         chain = _CHAINS[key] = Chain(stages, env)
+    chain.limits = limits
     return chain
 
 
-def run_partition(stages: list[Stage], env: Mapping[str, str], content_type: str | None, accept: str | None):
+def run_partition(stages: list[Stage], env: Mapping[str, str], content_type: str | None, accept: str | None,
+                  limits: Limits):
     """The function each partition runs: invoke the chain on every item, in order."""
 
     def run(items: Iterable[tuple[int, int, bytes | tuple]]) -> Iterator[tuple]:
-        chain = _chain(stages, env)
+        chain = _chain(stages, env, limits)
         for file_index, batch_index, source in items:
             body = source if isinstance(source, bytes) else _read_slice(*source)
             outcome = body if isinstance(body, Failure) else chain.invoke(body, content_type, accept)
@@ -107,8 +110,7 @@ class SparkEngine(Engine):
         if active is not None:
             self.spark = active
             return
-        # Executors must run a Python that can import serving: this one, unless the user chose.
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        use_python_for_spark()  # executors must run a Python that can import serving: this one, unless the user chose
         self.spark = (SparkSession.builder.master(self.master).appName("serving-transform")
                       .config("spark.ui.enabled", "false")
                       .config("spark.sql.shuffle.partitions", "2")
@@ -134,7 +136,8 @@ class SparkEngine(Engine):
         if items:
             sc = self.spark.sparkContext
             slices = min(len(items), sc.defaultParallelism)
-            run = run_partition(self.stages, self.environment, self.options.ContentType, self.options.Accept)
+            run = run_partition(self.stages, self.environment, self.options.ContentType, self.options.Accept,
+                                Limits.for_transform(self.options.max_payload_bytes))
             for f, b, answer in sc.parallelize(items, slices).mapPartitions(run).collect():
                 answers.setdefault(f, {})[b] = answer
         for f, item in enumerate(group):

@@ -194,4 +194,11 @@ def test_model_image_holds_the_bare_runtime_only(docker_client, image):
     image("model")
     script = "import importlib.util as u; print([m for m in ('sklearn', 'scipy', 'pyarrow', 'flask', 'pandas') if u.find_spec(m)])"
     out = docker_client.containers.run(IMAGES["model"], ["-c", script], entrypoint="python3", remove=True)
-    assert out == b"['flask', 'pandas']\n"
+    assert out == b"['pandas']\n"
+
+
+def test_sklearn_image_carries_what_inference_scripts_import_on_aws(docker_client, image):
+    image("sklearn")
+    script = "import boto3, flask, scipy.sparse; print(boto3.__name__, flask.__name__)"
+    out = docker_client.containers.run(IMAGES["sklearn"], ["-c", script], entrypoint="python3", remove=True)
+    assert out == b"boto3 flask\n"

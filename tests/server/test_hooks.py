@@ -311,3 +311,60 @@ def test_hooks_can_read_the_request_headers(tmp_path, serve):
     """), framework="model")
     r = server.invoke("1", **{"X-Amzn-SageMaker-Inference-Id": "id-9", "X-Amzn-SageMaker-Custom-Attributes": "trace=1"})
     assert r.text == "id-9|trace=1|text/csv"
+
+
+def test_output_fn_returning_a_dict_is_answered_as_flask_writes_json(tmp_path, serve):
+    """The pattern of the SageMaker examples' archived sklearn script: output_fn returns a dict."""
+    server = serve(model_dir(tmp_path, DOUBLER + """
+    def output_fn(prediction, content_type):
+        return {"Output": int(prediction[0][0]), "Also": "é"}
+    """), framework="model")
+    r = server.invoke("21")
+    assert (r.status_code, r.headers["Content-Type"], r.content) == (
+        200, "application/json", b'{"Also":"\\u00e9","Output":42}\n')
+
+
+def test_output_fn_returning_a_list_is_json_too(tmp_path, serve):
+    server = serve(model_dir(tmp_path, DOUBLER + """
+    def output_fn(prediction, content_type):
+        return prediction.tolist()
+    """), framework="model")
+    r = server.invoke("1,2")
+    assert (r.status_code, r.headers["Content-Type"], r.content) == (200, "application/json", b"[[2.0,4.0]]\n")
+
+
+TOOLKIT_ERRORS = """
+    from sagemaker_inference import errors
+
+    class FooUserError(errors.BaseInferenceToolkitError):  # the toolkit's own tests: no super().__init__()
+        def __init__(self, status_code, message):
+            self.status_code = status_code
+            self.message = message
+            self.phrase = "Foo"
+
+    def model_fn(model_dir):
+        return None
+
+    def predict_fn(data, model):
+        if data[0][0] == 1:
+            raise errors.GenericInferenceToolkitError(403, "you may not")
+        raise FooUserError(409, "try again later")
+"""
+
+
+def test_toolkit_errors_raised_by_a_script_keep_their_status(tmp_path, serve):
+    import sagemaker_inference
+
+    server = serve(model_dir(tmp_path, TOOLKIT_ERRORS), framework="model")
+    assert "sagemaker_inference" in sagemaker_inference.__file__  # the real toolkit, as requirements.txt installs it
+    r = server.invoke("1")
+    assert (r.status_code, r.json()) == (403, {"error": "GenericInferenceToolkitError", "message": "you may not"})
+    r = server.invoke("2")
+    assert (r.status_code, r.json()) == (409, {"error": "FooUserError", "message": "try again later"})
+
+
+def test_submit_directory_under_opt_ml_model_means_the_model_directorys_code(tmp_path, serve):
+    """What the SDK sets for a network-isolated model, with the model directory elsewhere."""
+    server = serve(model_dir(tmp_path, DOUBLER, name="entry.py"), framework="model", env={
+        "SAGEMAKER_PROGRAM": "entry.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"})
+    assert server.invoke("1,2").json() == [[2.0, 4.0]]

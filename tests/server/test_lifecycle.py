@@ -8,6 +8,7 @@ import tarfile
 import textwrap
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -15,7 +16,7 @@ import requests
 from tests.conftest import ServerProcess
 from serving.errors import ConfigurationError
 from serving.handlers.archive import extract, resolve_model_dir
-from serving.server.settings import Settings
+from serving.settings import Settings
 
 SLOW = """
     import time
@@ -202,3 +203,16 @@ def test_sigterm_lets_the_request_in_flight_finish(tmp_path):
     with pytest.raises(requests.ConnectionError):
         requests.get(server.url + "/ping", timeout=1)
     server.stop()
+
+
+def test_the_folder_a_model_archive_was_extracted_to_is_removed_at_stop(tmp_path, serve, abalone_models):
+    import re
+
+    with tarfile.open(tmp_path / "model.tar.gz", "w:gz") as tar:
+        tar.add(abalone_models[1] / "model.joblib", "model.joblib")
+    server = serve(tmp_path / "model.tar.gz", framework="sklearn", workers=2)
+    assert server.get("/ping").status_code == 200
+    folder = Path(re.search(r"extracting \S+ to (\S+)", server.log()).group(1))
+    assert (folder / "model.joblib").is_file()
+    assert server.stop() == 0
+    assert not folder.exists()

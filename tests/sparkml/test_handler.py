@@ -15,7 +15,7 @@ from serving.frameworks.sparkml.handler import SparkMLFramework
 from serving.frameworks.sparkml.ops.base import Ports
 from serving.frameworks.sparkml.ops.indexing import StringIndexer
 from serving.handlers.transformer import Transformer
-from serving.server.settings import Settings
+from serving.settings import Settings
 
 DEMO = "combust_mleap/mleap-spring-boot/src/test/resources/demo.zip"
 AIRBNB = "combust_mleap/mleap-benchmark/src/main/resources/models/airbnb.model.rf.zip"
@@ -78,7 +78,8 @@ def test_vector_output_as_jsonlines_features_and_as_text_source(demo_dir):
     standard = served.invoke(b"44.5,22.1,98.2\n", "text/csv", "application/jsonlines")
     text = served.invoke(b"44.5,22.1,98.2\n", "text/csv", "application/jsonlines;data=text")
     assert standard.body == b'{"features": [44.5, 22.1, 98.2]}\n'
-    assert (text.body, text.content_type) == (b'{"source": "44.5 22.1 98.2"}\n', "application/jsonlines;data=text")
+    # the AWS container answers application/jsonlines for data=text too; a downstream AWS container reads it
+    assert (text.body, text.content_type) == (b'{"source": "44.5 22.1 98.2"}\n', "application/jsonlines")
 
 
 def test_a_schema_in_the_request_wins(demo):
@@ -163,3 +164,63 @@ def test_a_jsonlines_schema_on_the_first_line_holds_for_the_lines_after_it(demo)
 def test_a_line_that_is_not_json_is_a_bad_request_naming_the_line(demo):
     with pytest.raises(BadRequest, match=r"the JSON Lines \(line 2\) body is not valid JSON"):
         demo.invoke(b'{"data": [44.5, 22.1, 98.2]}\n{"data": [1,\n', "application/jsonlines", None)
+
+
+@pytest.mark.parametrize("body, content_type", [(b"", "text/csv"), (b"\n", "text/csv"), (b"", "application/jsonlines"),
+                                                (b'{"data": []}', "application/json")])
+def test_a_body_with_no_rows_is_answered_204_with_no_body_even_with_a_vector_input(demo_dir, body, content_type):
+    (demo_dir / "schema.json").write_text(json.dumps(VECTOR_SCHEMA))
+    result = container(demo_dir).invoke(body, content_type, None)
+    assert (result.status, result.body) == (204, b"")
+
+
+def test_an_empty_body_through_a_real_server_is_204_and_the_server_keeps_serving(serve, demo_dir):
+    (demo_dir / "schema.json").write_text(json.dumps(VECTOR_SCHEMA))
+    server = serve(demo_dir, framework="sparkml")
+    empty = server.invoke(b"")
+    assert (empty.status_code, empty.content, empty.headers.get("Content-Type")) == (204, b"", None)
+    assert server.invoke(b"1,2,3\n").text == "1.0,2.0,3.0\n"
+
+
+AWS_TEST_MODEL = "aws_sagemaker-sparkml-serving-container/src/test/resources/com/amazonaws/sagemaker/configuration/model"
+
+
+def test_a_model_that_implies_no_schema_starts_and_takes_the_schema_per_request(serve, mleap_fixtures, tmp_path):
+    """The AWS container's own test bundle: no stages, so the schema can only come with the request."""
+    shutil.copytree(mleap_fixtures / AWS_TEST_MODEL, tmp_path / "model")
+    server = serve(tmp_path / "model", framework="sparkml")
+    assert server.get("/ping").status_code == 200
+    schema = {"input": [{"name": "x", "type": "double"}], "output": {"name": "x", "type": "double"}}
+    r = server.invoke(json.dumps({"schema": schema, "data": [1.5]}), content_type="application/json")
+    assert (r.status_code, r.text) == (200, "1.5\n")
+    r = server.invoke("1.5\n")
+    assert r.status_code == 400
+    assert r.json()["message"].startswith("Input schema has to be provided either via environment variable or via "
+                                          "the request: set SAGEMAKER_SPARKML_SCHEMA")
+
+
+def test_a_schema_column_without_a_type_fails_at_start_naming_it(demo_dir):
+    schema = dict(VECTOR_SCHEMA, input=[{"name": "demo:a"}, *VECTOR_SCHEMA["input"][1:]])
+    with pytest.raises(ConfigurationError, match="column 'demo:a' has no 'type'; give one of boolean, byte"):
+        container(demo_dir, SAGEMAKER_SPARKML_SCHEMA=json.dumps(schema))
+
+
+def test_a_request_schema_column_without_a_type_is_a_bad_request(demo):
+    schema = dict(VECTOR_SCHEMA, output={"name": "demo:a"})
+    with pytest.raises(BadRequest, match="column 'demo:a' has no 'type'"):
+        demo.invoke(json.dumps({"schema": schema, "data": [1, 2, 3]}).encode(), "application/json", None)
+
+
+def test_an_empty_body_for_a_vector_input_is_204_not_a_crash(tmp_path):
+    """A model whose input column is a vector: the case that crashed with StopIteration before."""
+    from serving.frameworks.sparkml.ops.scaling import StandardScaler
+
+    op = StandardScaler("scale", Ports({"input": "vec"}, {"output": "scaled"}), mean=[1.0, 2.0], std=[2.0, 4.0])
+    write_bundle(op, tmp_path / "model" / "scaler.zip")
+    schema = {"input": [{"name": "vec", "type": "double", "struct": "vector"}],
+              "output": {"name": "scaled", "type": "double", "struct": "vector"}}
+    served = container(tmp_path / "model", SAGEMAKER_SPARKML_SCHEMA=json.dumps(schema))
+    assert served.invoke(b'{"data": [[3.0, 6.0]]}\n', "application/jsonlines", "text/csv").body == b"1.0,1.0\n"
+    for body, content_type in ((b"", "text/csv"), (b"\n", "application/jsonlines")):
+        result = served.invoke(body, content_type, None)
+        assert (result.status, result.body) == (204, b"")

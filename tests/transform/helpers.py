@@ -3,8 +3,9 @@
 ``ChainProxy`` is a test stand-in for the pipeline router: it forwards one request through
 real ``serving serve`` containers as SageMaker's Serial mode does (body and Content-Type
 verbatim from hop to hop, Accept to the last container only) and answers a container's
-error with 424 naming it, so the http engine is tested against real containers without
-depending on the router.
+error as the router does (424, ``x-amzn-ErrorType: ModelError``, the container in
+``X-Serving-Failed-Container``, its status in ``OriginalStatusCode``), so the http engine is
+tested against real containers without depending on the router.
 """
 
 from __future__ import annotations
@@ -49,14 +50,18 @@ class ChainProxy:
                         kind = "client" if upstream.status_code < 500 else "server"
                         message = (f"Received {kind} error ({upstream.status_code}) from {name} with message "
                                    f"\"{upstream.text}\"")
-                        doc = json.dumps({"message": message, "OriginalStatusCode": upstream.status_code})
-                        return self.answer(424, doc.encode(), "application/json")
+                        doc = json.dumps({"ErrorCode": "ModelError", "Message": message,
+                                          "OriginalStatusCode": upstream.status_code})
+                        return self.answer(424, doc.encode(), "application/json",
+                                           {"x-amzn-ErrorType": "ModelError", "X-Serving-Failed-Container": name})
                     body, ctype = upstream.content, upstream.headers.get("Content-Type")
                 self.answer(200, body, ctype)
 
-            def answer(self, status, body, ctype):
+            def answer(self, status, body, ctype, headers=None):
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

@@ -113,8 +113,10 @@ def test_a_failing_record_leaves_no_output_and_a_report_entry(abalone_spec, abal
     assert report["status"] == "Failed" and report["written"] == 2
     assert report["failed"] == [{
         "file": str(abalone_inputs / "broken.csv"), "output": str(out / "broken.csv.out"), "records": "7",
-        "container": "featurizer", "status": 400, "message": "expected 8 columns (sex, length, diameter, height, "
-        "whole_weight, shucked_weight, viscera_weight, shell_weight), got 7",
+        "container": "featurizer", "status": 400, "message": 'Received client error (400) from featurizer with message '
+        '"{"error": "BadRequest", "message": "expected 8 columns (sex, length, diameter, height, whole_weight, '
+        'shucked_weight, viscera_weight, shell_weight), got 7"}". See the log lines prefixed [transform/featurizer] '
+        'for more information.',
     }]
     assert proc.stdout.strip() == proc.stdout.strip().splitlines()[0]  # one summary line
     assert "3 file(s): 2 written, 0 skipped, 1 failed; 420 records" in proc.stdout

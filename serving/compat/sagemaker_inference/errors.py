@@ -1,18 +1,21 @@
-"""The toolkit's errors. ``BaseInferenceToolkitError`` carries a status code, as in the
-toolkit, and here the status reaches the client (it is one of our typed errors)."""
+"""The toolkit's errors, as the toolkit defines them. ``BaseInferenceToolkitError`` carries a
+status code, and here the status reaches the client: the server answers any exception with
+an integer ``status_code`` with that status (:func:`serving.errors.from_script`), this
+class, the real toolkit's, or a subclass that never calls ``__init__``."""
 
 from serving.compat.common import UnsupportedFormatError  # noqa: F401  (the toolkit's name)
-from serving.errors import ServingError
 
 
-class BaseInferenceToolkitError(ServingError):
+class BaseInferenceToolkitError(Exception):
     def __init__(self, status_code, message, phrase):
-        super().__init__(str(message))
-        self.status = self.status_code = status_code
+        self.status_code = status_code
+        self.message = message
         self.phrase = phrase
+        super().__init__(status_code, message, phrase)
 
 
 class GenericInferenceToolkitError(BaseInferenceToolkitError):
     def __init__(self, status_code, message=None, phrase=None):
         message = message or "Invalid Request"
-        super().__init__(status_code, message, phrase or message)
+        phrase = phrase or message
+        super().__init__(status_code, message, phrase)

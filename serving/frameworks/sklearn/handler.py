@@ -18,13 +18,13 @@ import numpy as np
 import pandas as pd
 
 from ...errors import BadRequest, ConfigurationError
-from ...handlers.framework import Framework
+from ..model.handler import ModelFramework
 
 METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "transform")
 MODEL_SUFFIXES = (".joblib", ".pkl", ".pickle")
 
 
-class SklearnFramework(Framework):
+class SklearnFramework(ModelFramework):
     name = "sklearn"
 
     def __init__(self, settings: Any):

@@ -31,6 +31,8 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_export(args) -> int:
-    from .export import run
+    from .export import export
 
-    return run(args)
+    path = export(args.spark_model_dir, args.bundle, dict(args.input_size))
+    print(f"wrote the MLeap bundle {path}")
+    return 0

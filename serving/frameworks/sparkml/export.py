@@ -12,7 +12,6 @@ vector has no known size: give it with ``--input-size name=n``.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import posixpath
@@ -106,17 +105,3 @@ def export(spark_dir: str | Path, bundle_path: str | Path, input_sizes: dict[str
     except ValueError as exc:
         raise ConfigurationError(f"cannot export {spark_dir}: {exc}; give vector input widths "
                                  "with --input-size name=n") from None
-
-
-def run(args: argparse.Namespace) -> int:
-    path = export(args.spark_model_dir, args.bundle, dict(args.input_size))
-    print(f"wrote the MLeap bundle {path}")
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    from .cli import add_export_arguments
-
-    parser = argparse.ArgumentParser(prog="serving sparkml export", description=__doc__.splitlines()[0])
-    add_export_arguments(parser)
-    return run(parser.parse_args(argv))

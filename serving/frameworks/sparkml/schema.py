@@ -45,7 +45,10 @@ class Schema:
 def _column(spec: Any, where: str, error: type[Exception]) -> Column:
     if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
         raise error(f"{where}: each column must be an object with a 'name', got {spec!r}")
-    type_ = str(spec.get("type", "double")).lower()
+    if spec.get("type") is None:
+        raise error(f"{where}: column '{spec['name']}' has no 'type'; give one of {', '.join(TYPES)} "
+                    "(the AWS Spark ML container requires it too)")
+    type_ = str(spec["type"]).lower()
     type_ = "int" if type_ == "integer" else type_
     if type_ not in TYPES:
         raise error(f"{where}: column '{spec['name']}' has type '{spec.get('type')}'; "

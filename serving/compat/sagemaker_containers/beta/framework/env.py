@@ -1,13 +1,13 @@
 """Only what inference scripts read: the model directory and the serving settings."""
 
-from serving.server.settings import DEFAULT_MODEL_DIR
+from serving.settings import DEFAULT_MODEL_DIR
 
 model_dir = DEFAULT_MODEL_DIR
 
 
 class ServingEnv:
     def __init__(self):
-        from serving.server.settings import Settings
+        from serving.settings import Settings
 
         s = Settings.from_env()
         self.model_dir = s.model_dir

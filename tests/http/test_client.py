@@ -1,4 +1,4 @@
-"""The router's HTTP client (Upstream) and server (ThreadedServer), on real loopback sockets."""
+"""Our HTTP client (``serving.http.client``) and the router's server (``ThreadedServer``), on real loopback sockets."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import time
 import pytest
 import requests
 
-from serving.pipeline.upstream import Upstream, UpstreamError, UpstreamTimeout, UpstreamUnreachable
-from serving.server.http11 import Options, ThreadedServer
+from serving.errors import container_response
+from serving.http.client import Client, RequestFailed, RequestTimedOut, Unreachable
+from serving.http.protocol import Options
+from serving.http.server import ThreadedServer
 
 
 def app(environ, start_response):
@@ -30,7 +32,7 @@ def server():
     servers = []
 
     def start(**options):
-        server = ThreadedServer("127.0.0.1", 0, app, threads=4, options=Options(**options))
+        server = ThreadedServer("127.0.0.1", 0, app, container_response, threads=4, options=Options(**options))
         server.start()
         servers.append(server)
         return server
@@ -42,45 +44,45 @@ def server():
 
 def test_requests_reuse_one_connection_and_carry_body_and_headers(server):
     srv = server()
-    upstream = Upstream(*srv.address)
-    answers = [upstream.request("POST", "/echo", f"body {i}".encode(), {"Content-Type": "text/csv; charset=utf-8"})
+    client = Client(*srv.address)
+    answers = [client.request("POST", "/echo", f"body {i}".encode(), {"Content-Type": "text/csv; charset=utf-8"})
                for i in range(20)]
     assert [a.body for a in answers] == [f"body {i}".encode() for i in range(20)]
     assert {a.status for a in answers} == {200}
     assert {a.headers["content-type"] for a in answers} == {"text/csv; charset=utf-8"}
     assert len({a.headers["x-port"] for a in answers}) == 1  # one client port: one connection
-    upstream.close()
+    client.close()
 
 
 def test_a_connection_the_server_closed_while_idle_is_replaced(server):
     srv = server(keepalive=0.2)
-    upstream = Upstream(*srv.address)
-    first = upstream.request("POST", "/echo", b"a")
+    client = Client(*srv.address)
+    first = client.request("POST", "/echo", b"a")
     time.sleep(0.8)  # the server closes the idle connection meanwhile
-    second = upstream.request("POST", "/echo", b"b")
+    second = client.request("POST", "/echo", b"b")
     assert (first.body, second.body) == (b"a", b"b")
     assert first.headers["x-port"] != second.headers["x-port"]
 
 
 def test_error_statuses_come_back_as_answers(server):
-    upstream = Upstream(*server().address)
-    answer = upstream.request("POST", "/status", b"418")
+    client = Client(*server().address)
+    answer = client.request("POST", "/status", b"418")
     assert (answer.status, answer.body) == (418, b"status 418")
 
 
 def test_timeout_unreachable_and_over_the_limit(server):
     srv = server()
-    upstream = Upstream(*srv.address)
-    with pytest.raises(UpstreamTimeout, match="no answer within 0.3 s"):
-        upstream.request("POST", "/sleep", b"1", timeout=0.3)
-    big = upstream.request("POST", "/echo", b"x" * 300_000, limit=100_000)
+    client = Client(*srv.address)
+    with pytest.raises(RequestTimedOut, match="no answer within 0.3 s"):
+        client.request("POST", "/sleep", b"1", timeout=0.3)
+    big = client.request("POST", "/echo", b"x" * 300_000, limit=100_000)
     assert big.status == 200 and 100_000 < big.size < 300_000 and not big.complete
-    assert upstream.request("POST", "/echo", b"after").body == b"after"
+    assert client.request("POST", "/echo", b"after").body == b"after"
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nobody listens here
-    with pytest.raises(UpstreamUnreachable, match="refused"):
-        Upstream("127.0.0.1", port).request("GET", "/ping")
+    with pytest.raises(Unreachable, match="refused"):
+        Client("127.0.0.1", port).request("GET", "/ping")
 
 
 def test_an_answer_cut_short_names_the_status_it_began_with():
@@ -94,8 +96,8 @@ def test_an_answer_cut_short_names_the_status_it_began_with():
 
     thread = threading.Thread(target=half_answer)
     thread.start()
-    with pytest.raises(UpstreamError, match="closed the connection in the middle of its answer") as caught:
-        Upstream(*listener.getsockname()).request("POST", "/invocations", b"x")
+    with pytest.raises(RequestFailed, match="closed the connection in the middle of its answer") as caught:
+        Client(*listener.getsockname()).request("POST", "/invocations", b"x")
     assert caught.value.status == 500
     thread.join()
     listener.close()
@@ -123,12 +125,12 @@ def test_threaded_server_stops_with_requests_in_flight(server):
 @pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6 here")
 def test_ipv6_loopback():
     try:
-        srv = ThreadedServer("::1", 0, app, threads=2)
+        srv = ThreadedServer("::1", 0, app, container_response, threads=2)
     except OSError as exc:
         pytest.skip(f"no IPv6 loopback: {exc}")
     srv.start()
     try:
-        answer = Upstream("::1", srv.address[1]).request("POST", "/echo", b"six", {"Content-Type": "text/plain"})
+        answer = Client("::1", srv.address[1]).request("POST", "/echo", b"six", {"Content-Type": "text/plain"})
         assert (answer.status, answer.body) == (200, b"six")
     finally:
         srv.stop(grace=2)
@@ -156,11 +158,11 @@ def test_a_request_the_container_dropped_unanswered_is_sent_again_once_on_a_new_
 
     thread = threading.Thread(target=container)
     thread.start()
-    upstream = Upstream(*listener.getsockname())
-    assert upstream.request("POST", "/invocations", b"a").body == b"first"
-    assert upstream.request("POST", "/invocations", b"b").body == b"second"
+    client = Client(*listener.getsockname())
+    assert client.request("POST", "/invocations", b"a").body == b"first"
+    assert client.request("POST", "/invocations", b"b").body == b"second"
     assert [request.endswith(body) for request, body in zip(seen, (b"a", b"b", b"b"))] == [True, True, True]
-    with pytest.raises(UpstreamError, match="closed the connection without answering"):
-        Upstream(*listener.getsockname()).request("POST", "/invocations", b"c")  # a pool with no connection yet
+    with pytest.raises(RequestFailed, match="closed the connection without answering"):
+        Client(*listener.getsockname()).request("POST", "/invocations", b"c")  # a pool with no connection yet
     thread.join()
     listener.close()

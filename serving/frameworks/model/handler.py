@@ -1,7 +1,9 @@
-"""The framework defaults a container runs when the user script does not override them.
+"""The ``model`` framework, and what every framework is: the defaults a container runs when
+the user script does not override them.
 
-A framework is the four SageMaker hooks as methods. The server never calls a framework
-directly: :class:`serving.handlers.transformer.Transformer` combines a framework with the
+A framework is the four SageMaker hooks as methods; every framework subclasses
+:class:`ModelFramework`. The server never calls a framework directly:
+:class:`serving.handlers.transformer.Transformer` combines a framework with the
 user's script (whose functions win) and drives the chain ``input_fn -> predict_fn ->
 output_fn`` (or ``transform_fn``).
 
@@ -17,12 +19,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import codecs
-from ..codecs.mediatype import MediaType
-from ..errors import ConfigurationError
+from ... import codecs
+from ...codecs.mediatype import MediaType
+from ...errors import ConfigurationError
 
 
-class Framework:
+class ModelFramework:
     """No defaults but the codecs: the base of custom-algorithm containers (``model``)."""
 
     name = "model"

@@ -1,0 +1,291 @@
+"""One HTTP/1.1 connection: one thread waiting on its socket, requests parsed by httptools.
+
+Both the container (``serving serve``, inside gunicorn's process management) and the
+pipeline router serve through :class:`Connection`. Why not gunicorn's ``gthread`` request
+handling or a pure-Python server: they hand every request on a kept-alive connection from a
+poller thread to a pool thread and back, and gunicorn's pure-Python parser and response
+writer cost about 0.1 ms a request on this machine (sending the header block and the body in
+two packets besides). A pipeline router and a batch-transform client send request after
+request on the same few pooled connections, so here every connection has a thread of its
+own that waits on its socket alone, parses with httptools (the C parser uvicorn uses) and
+sends each response in one ``sendall``. ``slots`` still bounds how many requests run at once.
+
+What it does not do, because neither server needs it: TLS, HTTP/2, upgrades, and streamed
+responses (a response body is collected, then sent with its length).
+
+Stopping (``stopping()`` turns true): a request in flight finishes and is answered with
+``Connection: close``; an idle connection lingers ``Options.stop_linger`` seconds for a
+request already on its way, then closes.
+"""
+
+from __future__ import annotations
+
+import logging
+import selectors
+import socket
+import time
+from collections import deque
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import Callable
+
+import httptools
+
+from ..errors import BadRequest, RequestHeaderFieldsTooLarge, RequestTimeout, Response, ServingError
+from . import wsgi
+from .headers import HOP_BY_HOP, NO_BODY_STATUS, check_header, http_date, status_line
+
+log = logging.getLogger("serving.http")
+
+IDLE_CHECK = 0.5  # how often an idle connection looks up to see whether the server is stopping
+RECV = 65536
+
+
+@dataclass(frozen=True)
+class Options:
+    keepalive: float = 75.0  # seconds an idle connection stays open
+    body_timeout: float = 60.0  # seconds to wait for the next piece of a request body
+    max_head_bytes: int = 65536  # request line and headers together
+    stop_linger: float = 2.0  # an idle connection's grace, once the server stops, for a request already sent
+    multiprocess: bool = False
+
+
+class Connection:
+    """One client connection: parse requests, call the WSGI app, answer, until it closes.
+
+    ``errors`` is the server's error mapping (:mod:`serving.errors`): how a malformed
+    request, a head too large, a body that stops arriving or a fault of the app is answered.
+    """
+
+    def __init__(self, sock: socket.socket, client, server: tuple[str, int], app: Callable, options: Options,
+                 stopping: Callable[[], bool], errors: Callable[[BaseException], Response],
+                 slots: AbstractContextManager | None = None):
+        self.sock = sock
+        self.client = client if isinstance(client, tuple) else ("", 0)
+        self.server = server
+        self.app = app
+        self.options = options
+        self.stopping = stopping
+        self.errors = errors
+        self.slots = slots or nullcontext()  # held while the app runs: bounds the requests at once
+        self.parser = httptools.HttpRequestParser(self)
+        self.ready: deque[wsgi.Request] = deque()  # requests whose head is parsed, in order
+        self.current: wsgi.Request | None = None  # the message the parser is in
+        self.head_bytes = 0  # bytes fed since the last head was complete
+        self.stopped_at: float | None = None
+        self.idle = False
+        self.selector: selectors.BaseSelector | None = None
+
+    # -- httptools callbacks ------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self.current = wsgi.Request()
+
+    def on_url(self, url: bytes) -> None:
+        self.current.url += url
+        self.count_head(len(url))
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.current.headers.append((name, value))
+        self.count_head(len(name) + len(value) + 4)
+
+    def count_head(self, size: int) -> None:
+        self.current.head_size += size
+        if self.current.head_size > self.options.max_head_bytes:
+            raise self.head_too_large()
+
+    def head_too_large(self) -> RequestHeaderFieldsTooLarge:
+        return RequestHeaderFieldsTooLarge(f"the request line and headers are over {self.options.max_head_bytes} bytes")
+
+    def on_headers_complete(self) -> None:
+        request = self.current
+        request.method = self.parser.get_method().decode("latin-1")
+        request.version = self.parser.get_http_version()
+        request.keep_alive = self.parser.should_keep_alive()
+        request.expect_continue = any(n.lower() == b"expect" and v.lower() == b"100-continue" for n, v in request.headers)
+        self.head_bytes = 0
+        self.ready.append(request)
+
+    def on_body(self, data: bytes) -> None:
+        self.current.chunks.append(data)
+        self.current.buffered += len(data)
+
+    def on_message_complete(self) -> None:
+        self.current.complete = True
+
+    # -- reading ------------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            raise BadRequest("protocol upgrades are not supported here") from None
+        except httptools.HttpParserCallbackError as exc:
+            if isinstance(exc.__context__, ServingError):
+                raise exc.__context__ from None
+            raise
+        except httptools.HttpParserError as exc:
+            raise BadRequest(f"malformed HTTP request: {exc}") from None
+        if not self.ready or self.current is not self.ready[-1]:
+            # a head still incomplete: httptools holds its pieces, so bound them here too
+            self.head_bytes += len(data)
+            if self.head_bytes > self.options.max_head_bytes:
+                raise self.head_too_large()
+
+    def wait_for_request(self) -> bool:
+        """Read until a request head is parsed; False when the connection should close instead."""
+        options = self.options
+        # keep-alive off (0) still gives a new connection a moment for its one request
+        deadline = time.monotonic() + (options.keepalive if options.keepalive > 0 else 5.0)
+        while not self.ready:
+            now = time.monotonic()
+            if self.stopped():
+                deadline = min(deadline, self.stopped_at + options.stop_linger)
+            if now >= deadline:
+                return False
+            self.idle = not self.current or self.current.complete
+            ready = self.selector.select(min(IDLE_CHECK, deadline - now))
+            self.idle = False
+            if not ready:
+                continue
+            data = self.sock.recv(RECV)
+            if not data:
+                return False
+            self.feed(data)
+        return True
+
+    def stopped(self) -> bool:
+        """Whether the server is stopping; the first time it is seen is kept in ``stopped_at``."""
+        if self.stopped_at is None and self.stopping():
+            self.stopped_at = time.monotonic()
+        return self.stopped_at is not None
+
+    def receive_body(self, request: wsgi.Request) -> None:
+        """More of ``request``'s body; the client has ``body_timeout`` seconds to send each piece."""
+        if request.expect_continue and not request.continued:
+            request.continued = True
+            self.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if not self.selector.select(self.options.body_timeout):
+            raise RequestTimeout(f"the request body stopped arriving for {self.options.body_timeout:g} s")
+        data = self.sock.recv(RECV)
+        if not data:
+            raise ConnectionResetError("the client closed the connection in the middle of the request body")
+        self.feed(data)
+
+    # -- serving ------------------------------------------------------------------------
+
+    def serve(self) -> None:
+        self.selector = selector = selectors.DefaultSelector()
+        try:
+            if self.sock.family != socket.AF_UNIX:  # a socketpair (tests drive a connection in memory)
+                self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            selector.register(self.sock, selectors.EVENT_READ)
+            while self.wait_for_request():
+                with self.slots:
+                    keep = self.respond(self.ready[0])
+                self.ready.popleft()
+                if not keep:
+                    break
+        except ServingError as exc:
+            self.send_error(exc)
+        except OSError as exc:
+            log.debug("connection from %s:%s closed: %s", *self.client[:2], exc)
+        finally:
+            selector.close()
+            self.close()
+
+    def respond(self, request: wsgi.Request) -> bool:
+        """Call the app for ``request`` and send its answer; whether the connection stays open."""
+        try:
+            env = wsgi.environ(request, self, self.server, self.client, self.options.multiprocess)
+            status, headers, body = wsgi.call(self.app, env)
+            code = int(status[:3])
+            head = self.head(request, status, code, headers, len(body))
+        except (ServingError, ConnectionError, TimeoutError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the app's own fault: a 500 without the traceback
+            log.exception("unhandled error answering %s %s", request.method, request.url[:200].decode("latin-1"))
+            self.send_error(exc)
+            return False
+        keep = b"Connection: close\r\n" not in head
+        omit = request.method == "HEAD" or code in NO_BODY_STATUS
+        self.sock.sendall(head if omit or not body else head + body)
+        return keep
+
+    def head(self, request: wsgi.Request, status: str, code: int, headers: list, size: int) -> bytes:
+        """The status line and headers of an answer; every header the app set is checked first."""
+        keep = request.keep_alive and not self.stopped() and self.options.keepalive > 0
+        if keep and not request.complete:
+            keep = self.finish_body(request)
+        lines = [f"HTTP/1.1 {status}", f"Date: {http_date()}"]
+        length = None
+        for name, value in headers:
+            check_header(name, value)
+            lower = name.lower()
+            if lower == "content-length":
+                length = value
+            elif lower not in HOP_BY_HOP:
+                lines.append(f"{name}: {value}")
+        if code not in NO_BODY_STATUS:
+            lines.append(f"Content-Length: {length if length is not None else size}")
+        if not keep:
+            lines.append("Connection: close")
+        elif request.version == "1.0":
+            lines.append("Connection: keep-alive")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def finish_body(self, request: wsgi.Request) -> bool:
+        """Read and drop what the app left of a small request body; False if too much is left."""
+        if request.expect_continue and not request.continued:
+            return False  # the client waits for a 100 before sending it: it never will
+        left = 1 << 20
+        try:
+            while not request.complete and left > 0:
+                left -= request.buffered
+                request.chunks.clear()
+                request.buffered = 0
+                self.receive_body(request)
+        except (OSError, ServingError):
+            return False
+        request.chunks.clear()
+        return request.complete
+
+    def send_error(self, exc: BaseException) -> None:
+        """Answer ``exc`` through the server's error mapping, and close."""
+        status, headers, body = self.errors(exc)
+        lines = [f"HTTP/1.1 {status_line(status)}", f"Date: {http_date()}",
+                 *(f"{name}: {value}" for name, value in headers),
+                 f"Content-Length: {len(body)}", "Connection: close"]
+        try:
+            self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        except OSError:
+            pass
+
+    def wake_if_idle(self) -> None:
+        """Make an idle connection's thread see now that the server is stopping."""
+        if self.idle:
+            try:
+                self.sock.shutdown(socket.SHUT_RD)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        """Close; without losing the answer when part of a request is still unread.
+
+        Closing a socket with unread input makes the kernel send a reset, which can destroy
+        the answer before the client reads it: then stop writing, and read and drop what the
+        client still sends (2 s at most) before closing.
+        """
+        if self.current is None or self.current.complete:
+            self.sock.close()
+            return
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+            self.sock.settimeout(1.0)
+            deadline = time.monotonic() + 2.0
+            while time.monotonic() < deadline and self.sock.recv(RECV):
+                pass
+        except OSError:
+            pass
+        finally:
+            self.sock.close()
