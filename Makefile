@@ -19,8 +19,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) examples/demo.py --data $(SHARED)/data/abalone.data --build $(BUILD)
 
+# Independent test files run in TEST_JOBS processes; the ones marked serial (they measure
+# latency and memory under attack) run afterwards, alone. pytest's 5 means none was chosen.
+TEST_JOBS ?= 3
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_JOBS) --dist loadfile -m "not serial" $(PYTEST_ARGS)
+	$(PY) -m pytest -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 bench: $(STAMP)
 	$(PY) bench/single_container.py

@@ -45,6 +45,7 @@ class ServingError(Exception):
     fields: dict = {}
     container: str | None = None  # the pipeline container that failed, where one did
     name: str | None = None  # the ``error`` of a container's body; default: the class name
+    timed_out = False  # a container did not answer in time (counted by the endpoint's metrics)
 
     def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
                  headers: dict[str, str] | None = None, container: str | None = None, name: str | None = None,
@@ -129,6 +130,12 @@ class InternalServerError(ServingError):
     """A fault of ours, not of the request or the model (500)."""
 
     status = 500
+
+
+class ModelTimeout(ServingError):
+    """The model did not answer within ``SAGEMAKER_MODEL_SERVER_TIMEOUT`` (504)."""
+
+    status, code = 504, "ModelError"
 
 
 class ContainerFailed(ServingError):

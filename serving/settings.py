@@ -76,7 +76,27 @@ def _read(cls, environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class Settings:
+class ClientTimeouts:
+    """How long a client may take, in a container (its settings) and at the router (the
+    endpoint's): no client holds a connection longer than these allow."""
+
+    body_timeout: float = setting(5.0, "SERVING_BODY_TIMEOUT", "seconds a request body may stop arriving "
+                                                               "before the request is refused (408)", convert=float)
+    body_deadline: float = setting(30.0, "SERVING_BODY_DEADLINE", "seconds a whole request body may take to "
+                                                                  "arrive (408)", convert=float)
+    write_timeout: float = setting(10.0, "SERVING_WRITE_TIMEOUT", "seconds a client has to read an answer before "
+                                                                  "it is dropped", convert=float)
+
+    def connection_options(self, **options: Any):
+        """The HTTP layer's options with these timeouts."""
+        from .http.protocol import Options
+
+        return Options(body_timeout=self.body_timeout, body_deadline=self.body_deadline,
+                       write_timeout=self.write_timeout, **options)
+
+
+@dataclass(frozen=True)
+class Settings(ClientTimeouts):
     """What one container reads. Build with :meth:`from_env`; tests pass a mapping."""
 
     framework: str = setting("model", "SERVING_FRAMEWORK", "the defaults to serve: sklearn, sparkml or model",
@@ -110,6 +130,8 @@ class Settings:
     log_format: str = setting("text", "SERVING_LOG_FORMAT", "log lines as text or json")
     log_label: str = setting("", "SERVING_LOG_LABEL", "endpoint/container prefix of every log line (set by a "
                                                       "pipeline endpoint)")
+    instance: str = setting("", "SERVING_INSTANCE", "a token /ping answers with (X-Serving-Instance), set by a "
+                                                    "pipeline endpoint so it never takes another server for its own")
     program: str | None = setting(None, "SAGEMAKER_PROGRAM", "the user script (default code/inference.py)")
     submit_directory: str | None = setting(None, "SAGEMAKER_SUBMIT_DIRECTORY",
                                            "where the user script is: a directory or a .tar.gz")
@@ -143,6 +165,9 @@ class Settings:
             raise ConfigurationError(f"SAGEMAKER_MODEL_SERVER_WORKERS must be at least 1, got {self.workers}")
         if self.threads < 1:
             raise ConfigurationError(f"SERVING_WORKER_THREADS must be at least 1, got {self.threads}")
+        for name in ("body_timeout", "body_deadline", "write_timeout"):
+            if getattr(self, name) <= 0:
+                raise ConfigurationError(f"SERVING_{name.upper()} must be positive, got {getattr(self, name)}")
         if self.max_payload_mb <= 0:
             raise ConfigurationError(f"SAGEMAKER_MAX_PAYLOAD_IN_MB must be positive, got {self.max_payload_mb}")
         if self.batch_strategy not in ("MULTI_RECORD", "SINGLE_RECORD"):
@@ -187,8 +212,9 @@ def describe() -> list[tuple[str, str, str]]:
 
 
 @dataclass(frozen=True)
-class HostSettings:
-    """What the endpoint, batch transform and docker tools read on the host."""
+class HostSettings(ClientTimeouts):
+    """What the endpoint, batch transform and docker tools read on the host (the client
+    timeouts are the router's)."""
 
     home: str = setting(None, "SERVING_HOME", "where running endpoints register (default ~/.serving)",
                         factory=lambda: os.path.join(os.path.expanduser("~"), ".serving"))

@@ -28,14 +28,17 @@ import numpy as np
 from ..errors import BadRequest
 from . import numbers
 from .registry import Codec, register
-from .tabular import columns_to_batch, numeric_lines, numeric_rows, rows_to_batch, to_array
+from .tabular import WIDE, columns_to_batch, numeric_lines, numeric_rows, rows_to_batch, to_array
 
 # Above this size a body is parsed by Arrow's C++ CSV reader (4 to 5 times faster than
 # orjson or splitting in Python); below it, Arrow's fixed cost per call is more than it saves.
 ARROW_MIN_BYTES = 64 * 1024
 BLANKS = " \t"
+# The csv module refuses fields over 128 KiB, which Arrow reads: every parser takes what the
+# payload limit lets in (the module's limit is process-wide; raising it affects nothing else).
+csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
 _LINE_END = re.compile(r"\r\n|\r|\n")
-_BLANK_LINE = re.compile(r"(?:^|[\r\n])[ \t]+(?:[\r\n]|$)")
+_BLANK_LINE = re.compile(r'(?:^|[\r\n])[ \t]*(?:"[ \t]*"[ \t]*)?(?:[\r\n]|$)')
 _SPACED_QUOTE = re.compile(r'(?:^|[,\r\n]) +"')
 
 
@@ -46,7 +49,7 @@ class CsvCodec(Codec):
     order = 10
 
     def decode(self, text: str) -> Any:
-        if len(text) >= ARROW_MIN_BYTES:
+        if len(text) >= ARROW_MIN_BYTES and not wide(text):
             batch = decode_with_arrow(text)
             if batch is not None:
                 return batch
@@ -77,6 +80,13 @@ class CsvCodec(Codec):
         return out.getvalue().encode()
 
 
+def wide(text: str) -> bool:
+    """More columns than :data:`~serving.codecs.tabular.WIDE`: Arrow's cost is per column (50 µs
+    each here), so a wide body goes to the row-wise parsers, whose cost is per value."""
+    ends = [i for i in (text.find("\n"), text.find("\r")) if i >= 0]
+    return text.count(",", 0, min(ends) if ends else len(text)) >= WIDE
+
+
 def rows_of(text: str) -> list[list[str]]:
     """The body's rows as lists of stripped fields; blank lines are not rows."""
     if '"' not in text:
@@ -94,8 +104,8 @@ def _may_have(text: str, *pieces: str) -> bool:
 
 
 def _blank(row: list[str]) -> bool:
-    """A line of blanks (``[""]`` is a quoted empty field: a row of one missing value)."""
-    return len(row) == 1 and row[0] != "" and not row[0].strip(BLANKS)
+    """A line of blanks, or of one empty quoted field (the csv module reads both as ``[""]``)."""
+    return len(row) == 1 and not row[0].strip(BLANKS)
 
 
 def decode_with_arrow(text: str) -> Any:
@@ -123,7 +133,8 @@ def decode_with_arrow(text: str) -> Any:
         table = pcsv.read_csv(body, read_options=read, parse_options=parse, convert_options=pcsv.ConvertOptions(
             null_values=[""], strings_can_be_null=False))
         names = table.column_names
-        if len(names) == 1 and _may_have(text, "\n ", "\n\t", "\r ", "\r\t") and _BLANK_LINE.search(text):
+        if (len(names) == 1 and _may_have(text, "\n ", "\n\t", "\r ", "\r\t", '\n"', '\r"')
+                and _BLANK_LINE.search(text.strip("\r\n"))):
             return None  # a line of blanks is a row to Arrow, none to the grammar (with more columns it is ragged)
         numeric = {n for n, f in zip(names, table.schema)
                    if pa.types.is_floating(f.type) or pa.types.is_integer(f.type) or pa.types.is_null(f.type)}

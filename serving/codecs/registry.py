@@ -73,8 +73,10 @@ def is_text(content_type: MediaType) -> bool:
 
 
 def body_as_text(body: bytes, content_type: MediaType) -> str:
+    """The body as text in its charset; a UTF-8 byte-order mark at its start is read as one, not as text."""
     try:
-        return body.decode(content_type.charset)
+        text = body.decode(content_type.charset)
+        return text[1:] if text.startswith("\ufeff") else text
     except LookupError:
         raise unsupported(f"charset '{content_type.charset}' in '{content_type.full}' is unknown", (),
                           hint="use utf-8") from None

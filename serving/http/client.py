@@ -11,9 +11,10 @@ faster. ``https://`` URLs are served over the standard library's TLS.
 
 Connections are reused last-in first-out (the warmest first); an idle connection that the
 container closed meanwhile (its keep-alive ran out, or it restarted) is noticed before use
-and replaced. A request that fails on a reused connection before any byte of answer
-arrived is sent once more on a new connection: the container closed the connection as the
-request went out, and never saw it.
+and replaced. A request is sent once more, on a new connection, only when writing it to a
+reused connection failed: then it provably never reached the server. A request that was
+written and got no answer is not sent again: it may be what stopped the server (a request
+that runs its worker out of memory would take a second worker with it).
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ class Answer:
 
     @property
     def body(self) -> bytes:
-        return b"".join(self.chunks)
+        if len(self.chunks) != 1:  # joined once, not at every read
+            self.chunks[:] = [b"".join(self.chunks)]
+        return self.chunks[0]
 
     def json(self) -> Any:
         """The body as JSON; ``None`` when it is not JSON."""
@@ -143,7 +146,7 @@ class Client:
                 return self._exchange(sock, data, timeout, limit)
             except _Stale:
                 if not reused:
-                    raise RequestFailed("the server closed the connection without answering") from None
+                    raise RequestFailed("the server closed the connection before the request was written") from None
             sock, reused = self._connection(fresh=True)
 
     def _connection(self, fresh: bool = False) -> tuple[socket.socket, bool]:
@@ -190,15 +193,11 @@ class Client:
                 try:
                     chunk = sock.recv(RECV)
                 except ConnectionResetError:
-                    if not received:
-                        raise _Stale() from None
-                    raise RequestFailed("the server reset the connection in the middle of its answer",
-                                        answer.status) from None
+                    where = "in the middle of its answer" if received else "without answering"
+                    raise RequestFailed(f"the server reset the connection {where}", answer.status) from None
                 if not chunk:
-                    if not received:
-                        raise _Stale()
-                    raise RequestFailed("the server closed the connection in the middle of its answer",
-                                        answer.status)
+                    where = "in the middle of its answer" if received else "without answering"
+                    raise RequestFailed(f"the server closed the connection {where}", answer.status)
                 received = True
                 try:
                     parser.feed_data(chunk)
@@ -230,4 +229,4 @@ class Client:
 
 
 class _Stale(Exception):
-    """A reused connection turned out closed before any answer arrived."""
+    """Writing the request to a reused connection failed: the server never saw it."""

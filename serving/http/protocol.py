@@ -13,6 +13,13 @@ sends each response in one ``sendall``. ``slots`` still bounds how many requests
 What it does not do, because neither server needs it: TLS, HTTP/2, upgrades, and streamed
 responses (a response body is collected, then sent with its length).
 
+No client can hold the server hostage. A request's body is read whole before the request
+takes one of the ``slots`` (a body that stops arriving for ``body_timeout`` seconds, or is
+not whole after ``body_deadline``, is a 408), the answer is written after the slot is given
+back (a client that does not read it within ``write_timeout`` seconds is dropped), and the
+paths in ``Options.unslotted`` (``/ping``) never wait for a slot at all. A request followed
+in the same packet by bytes that are not HTTP is answered before the 400 for them.
+
 Stopping (``stopping()`` turns true): a request in flight finishes and is answered with
 ``Connection: close``; an idle connection lingers ``Options.stop_linger`` seconds for a
 request already on its way, then closes.
@@ -20,6 +27,7 @@ request already on its way, then closes.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import selectors
 import socket
@@ -39,14 +47,39 @@ log = logging.getLogger("serving.http")
 
 IDLE_CHECK = 0.5  # how often an idle connection looks up to see whether the server is stopping
 RECV = 65536
+LARGE = 1 << 20  # after a request or answer this large, freed memory is given back to the system
+
+
+def _malloc_trim():
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        return None
+
+
+_trim = _malloc_trim()
+
+
+def trim_memory() -> None:
+    """Give the heap's free memory back to the system.
+
+    Each thread that handles a large request gets a glibc arena of its own, and freed blocks
+    stay in it: a worker whose threads once held 5 MB bodies would keep that memory for good.
+    """
+    if _trim is not None:
+        _trim(0)
 
 
 @dataclass(frozen=True)
 class Options:
     keepalive: float = 75.0  # seconds an idle connection stays open
-    body_timeout: float = 60.0  # seconds to wait for the next piece of a request body
+    body_timeout: float = 5.0  # seconds a request body may stop arriving
+    body_deadline: float = 30.0  # seconds a whole request body may take
+    write_timeout: float = 10.0  # seconds a client has to take an answer
     max_head_bytes: int = 65536  # request line and headers together
+    max_body_bytes: int | None = None  # a larger body is not read: the app answers it (413) from its length
     stop_linger: float = 2.0  # an idle connection's grace, once the server stops, for a request already sent
+    unslotted: frozenset = frozenset({"/ping"})  # paths answered without waiting for a slot
     multiprocess: bool = False
 
 
@@ -75,6 +108,9 @@ class Connection:
         self.stopped_at: float | None = None
         self.idle = False
         self.selector: selectors.BaseSelector | None = None
+        self.deferred: ServingError | None = None  # a parse error after complete requests, raised once they are answered
+        self.started: float | None = None  # when the app began the request it runs now (watched for timeouts)
+        self.abandoned = False  # answered by someone else (a timeout): this connection's thread must not write
 
     # -- httptools callbacks ------------------------------------------------------------
 
@@ -102,7 +138,12 @@ class Connection:
         request.method = self.parser.get_method().decode("latin-1")
         request.version = self.parser.get_http_version()
         request.keep_alive = self.parser.should_keep_alive()
-        request.expect_continue = any(n.lower() == b"expect" and v.lower() == b"100-continue" for n, v in request.headers)
+        for name, value in request.headers:
+            lower = name.lower()
+            if lower == b"expect" and value.lower() == b"100-continue":
+                request.expect_continue = True
+            elif lower == b"content-length" and value.strip().isdigit():
+                request.length = int(value)
         self.head_bytes = 0
         self.ready.append(request)
 
@@ -116,21 +157,30 @@ class Connection:
     # -- reading ------------------------------------------------------------------------
 
     def feed(self, data: bytes) -> None:
+        if self.deferred is not None:
+            raise self.deferred
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            raise BadRequest("protocol upgrades are not supported here") from None
+            self.fail(BadRequest("protocol upgrades are not supported here"))
         except httptools.HttpParserCallbackError as exc:
             if isinstance(exc.__context__, ServingError):
-                raise exc.__context__ from None
+                self.fail(exc.__context__)
             raise
         except httptools.HttpParserError as exc:
-            raise BadRequest(f"malformed HTTP request: {exc}") from None
+            self.fail(BadRequest(f"malformed HTTP request: {exc}"))
         if not self.ready or self.current is not self.ready[-1]:
             # a head still incomplete: httptools holds its pieces, so bound them here too
             self.head_bytes += len(data)
             if self.head_bytes > self.options.max_head_bytes:
                 raise self.head_too_large()
+
+    def fail(self, error: ServingError) -> None:
+        """Raise ``error`` now, or once the complete requests before it are answered."""
+        if self.ready and all(request.complete for request in self.ready):
+            self.deferred = error
+            return
+        raise error from None
 
     def wait_for_request(self) -> bool:
         """Read until a request head is parsed; False when the connection should close instead."""
@@ -138,6 +188,8 @@ class Connection:
         # keep-alive off (0) still gives a new connection a moment for its one request
         deadline = time.monotonic() + (options.keepalive if options.keepalive > 0 else 5.0)
         while not self.ready:
+            if self.deferred is not None:
+                raise self.deferred
             now = time.monotonic()
             if self.stopped():
                 deadline = min(deadline, self.stopped_at + options.stop_linger)
@@ -160,17 +212,38 @@ class Connection:
             self.stopped_at = time.monotonic()
         return self.stopped_at is not None
 
-    def receive_body(self, request: wsgi.Request) -> None:
-        """More of ``request``'s body; the client has ``body_timeout`` seconds to send each piece."""
+    def receive_body(self, request: wsgi.Request, deadline: float | None = None) -> None:
+        """More of ``request``'s body; the client has ``body_timeout`` seconds to send each piece
+        and, with a ``deadline`` (monotonic), until then for all of it."""
         if request.expect_continue and not request.continued:
             request.continued = True
-            self.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-        if not self.selector.select(self.options.body_timeout):
+            self.send(b"HTTP/1.1 100 Continue\r\n\r\n")
+        wait = self.options.body_timeout
+        if deadline is not None:
+            wait = min(wait, deadline - time.monotonic())
+            if wait <= 0:
+                raise RequestTimeout(f"the request body did not arrive whole within {self.options.body_deadline:g} s")
+        if not self.selector.select(wait):
+            if deadline is not None and time.monotonic() >= deadline:
+                raise RequestTimeout(f"the request body did not arrive whole within {self.options.body_deadline:g} s")
             raise RequestTimeout(f"the request body stopped arriving for {self.options.body_timeout:g} s")
         data = self.sock.recv(RECV)
         if not data:
             raise ConnectionResetError("the client closed the connection in the middle of the request body")
         self.feed(data)
+
+    def read_body(self, request: wsgi.Request) -> None:
+        """Read the whole body before the request takes a slot, up to ``max_body_bytes`` + 1.
+
+        A body announced larger than the limit is not read (nor asked for with ``100
+        Continue``): the app refuses it from its length, and the connection then closes.
+        """
+        limit = self.options.max_body_bytes
+        if request.complete or (limit is not None and request.length is not None and request.length > limit):
+            return
+        deadline = time.monotonic() + self.options.body_deadline
+        while not request.complete and (limit is None or request.buffered <= limit):
+            self.receive_body(request, deadline)
 
     # -- serving ------------------------------------------------------------------------
 
@@ -181,11 +254,14 @@ class Connection:
                 self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             selector.register(self.sock, selectors.EVENT_READ)
             while self.wait_for_request():
-                with self.slots:
-                    keep = self.respond(self.ready[0])
+                request = self.ready[0]
+                self.read_body(request)
+                keep = self.respond(request)
                 self.ready.popleft()
                 if not keep:
                     break
+            if self.deferred is not None:
+                raise self.deferred
         except ServingError as exc:
             self.send_error(exc)
         except OSError as exc:
@@ -195,10 +271,17 @@ class Connection:
             self.close()
 
     def respond(self, request: wsgi.Request) -> bool:
-        """Call the app for ``request`` and send its answer; whether the connection stays open."""
+        """Call the app for ``request`` (in a slot, unless its path is unslotted), then send the
+        answer with the slot given back; whether the connection stays open."""
         try:
             env = wsgi.environ(request, self, self.server, self.client, self.options.multiprocess)
-            status, headers, body = wsgi.call(self.app, env)
+            slot = nullcontext() if env["PATH_INFO"] in self.options.unslotted else self.slots
+            with slot:
+                self.started = time.monotonic()
+                try:
+                    status, headers, body = wsgi.call(self.app, env)
+                finally:
+                    self.started = None
             code = int(status[:3])
             head = self.head(request, status, code, headers, len(body))
         except (ServingError, ConnectionError, TimeoutError):
@@ -207,10 +290,38 @@ class Connection:
             log.exception("unhandled error answering %s %s", request.method, request.url[:200].decode("latin-1"))
             self.send_error(exc)
             return False
+        if self.abandoned:
+            return False
         keep = b"Connection: close\r\n" not in head
         omit = request.method == "HEAD" or code in NO_BODY_STATUS
-        self.sock.sendall(head if omit or not body else head + body)
+        large = len(body) + (request.length or 0) > LARGE
+        try:
+            if omit or not body:
+                self.send(head)
+            elif large:  # no copy of a large body just to put the head in front of it
+                self.send(head)
+                self.send(body)
+            else:
+                self.send(head + body)
+        finally:
+            if large:
+                del body, env
+                request.chunks.clear()
+                trim_memory()
         return keep
+
+    def send(self, data: bytes) -> None:
+        """Write ``data``; a client that does not take it within ``write_timeout`` seconds is dropped."""
+        self.sock.settimeout(self.options.write_timeout)
+        try:
+            self.sock.sendall(data)
+        except (TimeoutError, socket.timeout):
+            raise ConnectionAbortedError(f"the client did not read the answer within {self.options.write_timeout:g} s")
+        finally:
+            try:
+                self.sock.settimeout(None)
+            except OSError:
+                pass
 
     def head(self, request: wsgi.Request, status: str, code: int, headers: list, size: int) -> bytes:
         """The status line and headers of an answer; every header the app set is checked first."""
@@ -257,7 +368,17 @@ class Connection:
                  *(f"{name}: {value}" for name, value in headers),
                  f"Content-Length: {len(body)}", "Connection: close"]
         try:
-            self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+            self.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        except OSError:
+            pass
+
+    def abandon(self, error: ServingError) -> None:
+        """Answer the request running now with ``error`` from another thread, and close; the
+        thread running it writes nothing more (its worker is about to be replaced)."""
+        self.abandoned = True
+        self.send_error(error)
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
 

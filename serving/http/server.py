@@ -62,13 +62,15 @@ class Connections:
 class ThreadedServer:
     """A listening socket and an accept loop in a thread; one thread per connection.
 
-    ``threads`` bounds the requests handled at once; ``errors`` is the surface's error
-    mapping (:mod:`serving.errors`).
+    ``threads`` bounds the requests handled at once, ``max_connections`` the connections
+    open at once (one thread each; more wait in the listen backlog); ``errors`` is the
+    surface's error mapping (:mod:`serving.errors`).
     """
 
     def __init__(self, host: str, port: int, app: Callable, errors: Callable[[BaseException], Response],
-                 threads: int = 16, options: Options | None = None, name: str = "http"):
+                 threads: int = 16, options: Options | None = None, name: str = "http", max_connections: int = 1024):
         self.app = app
+        self.max_connections = max_connections
         self.errors = errors
         self.options = options or Options()
         self.slots = threading.BoundedSemaphore(threads)
@@ -90,6 +92,9 @@ class ThreadedServer:
     def _accept_loop(self) -> None:
         self.sock.settimeout(IDLE_CHECK)
         while not self._stopping:
+            if len(self.connections) >= self.max_connections:
+                time.sleep(0.01)  # full: new connections wait in the backlog until one closes
+                continue
             try:
                 sock, client = self.sock.accept()
             except (TimeoutError, socket.timeout):

@@ -22,7 +22,7 @@ class Request:
     """A request whose head is parsed; its body arrives in ``chunks`` as the app reads it."""
 
     __slots__ = ("url", "headers", "head_size", "chunks", "buffered", "complete", "method", "version", "keep_alive",
-                 "expect_continue", "continued")
+                 "expect_continue", "continued", "length")
 
     def __init__(self) -> None:
         self.url = b""
@@ -33,6 +33,7 @@ class Request:
         self.complete = False
         self.expect_continue = False
         self.continued = False
+        self.length: int | None = None  # Content-Length, when the request gives one
 
 
 class Source(Protocol):

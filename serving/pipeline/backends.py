@@ -27,7 +27,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Sequence
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, ServiceUnavailable
 from ..http.client import Client, RequestFailed, RequestTimedOut, Unreachable
 from . import executor
 from .spec import ContainerSpec
@@ -57,10 +57,15 @@ def allocate_block(size: int = BLOCK) -> int:
             base = random.randrange(PORT_RANGE[0], PORT_RANGE[1] - size, size)
             if base in _taken:
                 continue
-            if all(_free(p) for p in range(base, base + size)):
+            if block_free(base, size):
                 _taken.add(base)
                 return base
     raise ConfigurationError(f"found no {size} free consecutive ports in {PORT_RANGE[0]}-{PORT_RANGE[1]}")
+
+
+def block_free(base: int, size: int = BLOCK) -> bool:
+    """Whether every port of the block starting at ``base`` is free on loopback now."""
+    return all(_free(p) for p in range(base, base + size))
 
 
 def release_block(base: int) -> None:
@@ -69,7 +74,10 @@ def release_block(base: int) -> None:
 
 
 def _free(port: int) -> bool:
+    """Whether a server could listen on ``port`` now (as gunicorn binds: connections left in
+    TIME_WAIT by an earlier run do not count)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -77,15 +85,18 @@ def _free(port: int) -> bool:
     return True
 
 
-def pipeline_variables(spec: ContainerSpec, bind_port: int, workers: int | None) -> dict[str, str]:
+def pipeline_variables(spec: ContainerSpec, bind_port: int, workers: int | None, instance: str = "") -> dict[str, str]:
     """The variables SageMaker sets for a container in a pipeline, on top of its ``Environment``.
 
     A distinct bind port, a disjoint safe port range (the ports after it in its block) and,
-    unless the spec sets them, ``--workers`` gunicorn workers.
+    unless the spec sets them, ``--workers`` gunicorn workers; and ours, ``SERVING_INSTANCE``,
+    the token its ``/ping`` must answer with.
     """
     env = dict(spec.environment)
     env["SAGEMAKER_BIND_TO_PORT"] = str(bind_port)
     env["SAGEMAKER_SAFE_PORT_RANGE"] = f"{bind_port + 1}-{bind_port + BLOCK - 1}"
+    if instance:
+        env["SERVING_INSTANCE"] = instance
     if workers and "SAGEMAKER_MODEL_SERVER_WORKERS" not in spec.environment:
         env["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(workers)
     return env
@@ -101,6 +112,9 @@ class Container(ABC):
         self.host = host
         self.port = port
         self.client = Client(host, port, max_idle=POOL_SIZE)
+        # the token this run's /ping must answer with (the process backend's, where another process
+        # could hold the port); None: the port alone says who answers
+        self.instance: str | None = None
         self.state = STARTING
         self.reason = "starting"
         self._changed = threading.Condition()
@@ -147,16 +161,17 @@ class Container(ABC):
         try:
             answer = self.client.request("POST", "/invocations", body, headers, timeout, limit)
         except RequestTimedOut:
-            raise executor.failed(self, 0, f"Your invocation timed out while waiting for a response from container "
-                                           f"{self.name}. Review the latency metrics for each container at this "
-                                           f"endpoint's /metrics, resolve the issue, and try again.",
-                                  note=f" The limit is {timeout:g} s per container (--timeout).") from None
-        except Unreachable as exc:
-            raise executor.failed(self, 0, f"Could not reach container {self.name} at {self.host}:{self.port}: "
-                                           f"{exc}") from None
+            raise executor.timed_out(self, timeout) from None
+        except Unreachable as exc:  # nothing listens: it is restarting, or about to be
+            raise ServiceUnavailable(f"container {self.name} is not accepting connections at {self.host}:{self.port} "
+                                     f"({exc}); retry shortly (see the log lines prefixed [{self.label}])",
+                                     container=self.name) from None
         except RequestFailed as exc:
             if exc.status:
                 raise executor.cut_short(self, exc.status, str(exc)) from None
+            if self.state != READY:  # it exited with the request in flight, and is restarting
+                raise ServiceUnavailable(f"{self.reason}; the request was not answered, retry shortly (see the log "
+                                         f"lines prefixed [{self.label}])", container=self.name) from None
             raise executor.failed(self, 0, f"The connection to container {self.name} broke: {exc}") from None
         return executor.Reply(answer.status, answer.headers, answer.body, int(answer.headers.get("content-length") or -1))
 
@@ -166,6 +181,9 @@ class Container(ABC):
             answer = self.client.request("GET", "/ping", timeout=timeout)
         except RequestFailed as exc:
             return f"/ping failed: {exc}"
+        if self.instance is not None and answer.headers.get("x-serving-instance") != self.instance:
+            return (f"/ping at {self.host}:{self.port} is answered by another server, not this run of container "
+                    f"{self.name} (is the port taken?)")
         if answer.status != 200:
             text = answer.body.decode("utf-8", "replace").strip()[:300]
             return f"/ping answered {answer.status}" + (f": {text}" if text else "")
@@ -204,6 +222,9 @@ class SupervisedContainer(Container):
     def wait_exit(self) -> int | None:
         """Block until the current run exits; its exit code."""
 
+    def clean_up_run(self) -> None:
+        """After a run exited: stop whatever it left behind (its worker processes), before the next."""
+
     def start(self) -> None:
         self._monitor = threading.Thread(target=self._supervise, name=f"supervise-{self.label}", daemon=True)
         self._monitor.start()
@@ -234,6 +255,7 @@ class SupervisedContainer(Container):
             self.restarts += 1
             self.set_state(RESTARTING, f"container {self.name} exited with code {code} and is restarting "
                                        f"(restart {self.restarts}, in {backoff:g} s)")
+            self.clean_up_run()  # ready again only when a new run answers /ping, never an old one's leftovers
             log.error("[%s] exited with code %s; restarting in %g s", self.label, code, backoff)
             self._stopping.wait(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF)

@@ -111,23 +111,28 @@ class Endpoint:
 
     def _serve(self) -> None:
         from ..errors import runtime_response
-        from ..http.protocol import Options
         from ..http.server import ThreadedServer
 
         try:  # binds now, so a busy port fails here, not in a thread
             self.server = ThreadedServer(self.host, self.port, self.router, runtime_response, threads=self.threads,
-                                         options=Options(stop_linger=0.0), name=f"router-{self.name}")
+                                         options=self.server_options(), name=f"router-{self.name}")
         except OSError as exc:
             raise ConfigurationError(f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}; "
                                      "choose another --port") from None
         self.port = self.server.address[1]
         self.server.start()
 
+    def server_options(self):
+        # a body over the request limit is refused from its length, unread (the router's 413)
+        return HostSettings.from_env().connection_options(stop_linger=0.0, max_body_bytes=self.limits.max_request_bytes)
+
     def set_limits(self, limits: Limits) -> None:
         """Limits for the requests from now on (a batch job sets its own)."""
         self.limits = limits
         if self.router is not None:
             self.router.limits = limits
+        if self.server is not None:
+            self.server.options = self.server_options()
 
     @property
     def url(self) -> str:

@@ -85,7 +85,7 @@ class Step(Protocol):
         """Send ``body``; raise a worded :class:`~serving.errors.ServingError` if no answer comes."""
 
 
-Observer = Callable[[Step, int, float], None]  # (step, status or 0, seconds): metrics
+Observer = Callable[[Step, int, float, BaseException | None], None]  # (step, status or 0, seconds, error): metrics
 
 
 @dataclass
@@ -131,13 +131,16 @@ def run(chain: Sequence[Step], request: Request, limits: Limits, observe: Observ
             raise ServiceUnavailable(f"{reason}; retry shortly (see the log lines prefixed [{step.label}])",
                                      container=step.name)
         started = time.perf_counter()
-        status = 0
+        status, error = 0, None
         try:
             reply = step.call(body, headers, limit, limits.timeout)
             status = reply.status
+        except BaseException as exc:
+            error = exc
+            raise
         finally:
             if observe is not None:
-                observe(step, status, time.perf_counter() - started)
+                observe(step, status, time.perf_counter() - started, error)
         if not 200 <= status < 300:
             raise failed(step, status, reply.body.decode("utf-8", "replace"))
         if limit is not None and len(reply.body) > limit:
@@ -155,6 +158,15 @@ def failed(step: Step, status: int, original: str, note: str = "") -> ContainerF
     endpoint = step.label.rsplit("/", 1)[0]
     return ContainerFailed(message, container=step.name, OriginalStatusCode=status, OriginalMessage=original,
                            LogStreamArn=f"{endpoint}/{VARIANT}/local/{step.name}")
+
+
+def timed_out(step: Step, timeout: float) -> ContainerFailed:
+    """SageMaker's ModelError for a container that did not answer within ``timeout`` seconds."""
+    error = failed(step, 0, f"Your invocation timed out while waiting for a response from container {step.name}. "
+                            "Review the latency metrics for each container at this endpoint's /metrics, resolve the "
+                            "issue, and try again.", note=f" The limit is {timeout:g} s per container (--timeout).")
+    error.timed_out = True
+    return error
 
 
 def cut_short(step: Step, status: int, detail: str) -> ContainerFailed:

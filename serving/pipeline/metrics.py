@@ -8,6 +8,7 @@
 | ``ModelLatency`` (sum over containers) | ``sagemaker_model_latency_seconds`` |
 | ``OverheadLatency`` (router time minus model) | ``sagemaker_overhead_latency_seconds`` |
 | ``ContainerLatency`` and per-container counts | ``sagemaker_container_latency_seconds``, ``sagemaker_container_invocations_total``, ``sagemaker_container_invocation_4xx_errors_total``, ``..._5xx_...`` |
+| (none: a model that overran its timeout) | ``sagemaker_container_timeouts_total``: the container answered 504 (``SAGEMAKER_MODEL_SERVER_TIMEOUT``, its worker replaced) or did not answer within the router's ``--timeout`` |
 
 Latencies are in seconds (Prometheus' base unit; CloudWatch reports microseconds). Every
 series carries ``endpoint``; per-container ones add ``container``. Each endpoint has its
@@ -47,6 +48,8 @@ class EndpointMetrics:
                                      "Container answers 5xx, timeouts and broken connections", ec, registry=r)
         self.container_latency = Histogram("sagemaker_container_latency_seconds", "Time one container took",
                                            ec, registry=r, buckets=BUCKETS)
+        self.container_timeouts = Counter("sagemaker_container_timeouts", "Container calls that ran past a timeout "
+                                          "(the container's, answered 504, or the router's)", ec, registry=r)
         # A label lookup costs about 2.5 µs; bound once per container, not per call.
         self._bound: dict[str, tuple] = {}
 
@@ -56,14 +59,16 @@ class EndpointMetrics:
             labels = (self.endpoint, container)
             bound = self._bound[container] = tuple(
                 metric.labels(*labels) for metric in (self.container_invocations, self.container_latency,
-                                                      self.container_4xx, self.container_5xx))
+                                                      self.container_4xx, self.container_5xx, self.container_timeouts))
         return bound
 
-    def container_call(self, container: str, status: int, seconds: float) -> None:
+    def container_call(self, container: str, status: int, seconds: float, timed_out: bool = False) -> None:
         """One request to one container; ``status`` 0 means no HTTP answer (timeout, refused)."""
-        invocations, latency, errors_4xx, errors_5xx = self._container(container)
+        invocations, latency, errors_4xx, errors_5xx, timeouts = self._container(container)
         invocations.inc()
         latency.observe(seconds)
+        if timed_out:
+            timeouts.inc()
         if 400 <= status < 500:
             errors_4xx.inc()
         elif status >= 500 or status == 0:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -31,8 +32,9 @@ from pathlib import Path
 
 from ..errors import ConfigurationError
 from ..settings import child_environment
-from .backends import (STOPPED, Backend, Container, SupervisedContainer, allocate_block, log, pipeline_variables,
-                       register, release_block)
+from ..http.client import Client
+from .backends import (POOL_SIZE, STOPPED, Backend, Container, SupervisedContainer, allocate_block, block_free, log,
+                       pipeline_variables, register, release_block)
 from .spec import ContainerSpec
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
@@ -88,7 +90,7 @@ class ProcessContainer(SupervisedContainer):
         return [sys.executable, "-m", "serving.cli", "serve", "--framework", self.spec.framework, "--host", self.host]
 
     def environment(self) -> dict[str, str]:
-        env = child_environment(pipeline_variables(self.spec, self.port, self.workers))
+        env = child_environment(pipeline_variables(self.spec, self.port, self.workers, self.instance or ""))
         env["PYTHONUNBUFFERED"] = "1"
         if not self.spec.command:  # run the same serving package as this endpoint, wherever it was imported from
             env["PYTHONPATH"] = os.pathsep.join(filter(None, (PACKAGE_ROOT, env.get("PYTHONPATH"))))
@@ -112,11 +114,19 @@ class ProcessContainer(SupervisedContainer):
                 log.warning("[%s] did not stop within %g s of SIGTERM; killing it", self.label, grace)
                 process.kill()
                 process.wait()
+        self.clean_up_run()
         self.join_monitor()
         self.set_state(STOPPED, f"container {self.name} is stopped")
         release_block(self.base)
 
     def launch(self) -> None:
+        if not self.spec.command:  # `serving serve` answers /ping with it; a custom Command would not
+            self.instance = secrets.token_hex(8)  # this run's: an answer from an earlier run is not this one's
+        if not block_free(self.base):  # taken since it was chosen (another process's server): take another
+            release_block(self.base)
+            self.base = self.port = allocate_block()
+            self.client.close()
+            self.client = Client(self.host, self.port, max_idle=POOL_SIZE)
         env = self.environment()
         sink = None if self.spec.command else log_stream()
         if sink is not None:  # `serving serve` writes its labelled lines there itself
@@ -137,6 +147,15 @@ class ProcessContainer(SupervisedContainer):
 
     def wait_exit(self) -> int | None:
         return self.process.wait()
+
+    def clean_up_run(self) -> None:
+        """Kill the run's process group: a master killed with -9 leaves its workers running, and
+        they would answer ``/ping`` for a container that is not there."""
+        if self.process is not None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)  # its own session: the group is the master's pid
+            except (ProcessLookupError, PermissionError):
+                pass
 
     def _pump(self, stream) -> None:
         for line in iter(stream.readline, b""):

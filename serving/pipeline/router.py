@@ -26,6 +26,7 @@ import logging
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 from ..errors import (BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable, ServingError,
@@ -45,6 +46,7 @@ LOOPBACK = ("127.0.0.1", "::1", "::ffff:127.0.0.1")
 # Headers SageMaker limits to 1024 characters (API runtime); the WSGI key, the API field name.
 LIMITED_HEADERS = (("CONTENT_TYPE", "contentType"), ("HTTP_ACCEPT", "accept"),
                    ("HTTP_X_AMZN_SAGEMAKER_CUSTOM_ATTRIBUTES", "customAttributes"))
+PING_WITHIN = 1.5  # seconds each container has to answer the router's /ping
 ROUTES = "POST /invocations, POST /endpoints/{name}/invocations, GET /ping, GET /execution-parameters, GET /metrics"
 
 __all__ = ["Limits", "Pipeline", "Router"]
@@ -122,9 +124,9 @@ class Router:
         pipeline = self.enter()
         model_seconds = [0.0]
 
-        def observe(step, status: int, seconds: float) -> None:
+        def observe(step, status: int, seconds: float, error: BaseException | None) -> None:
             model_seconds[0] += seconds
-            self.metrics.container_call(step.name, status, seconds)
+            self.metrics.container_call(step.name, status, seconds, timed_out=status == 504 or getattr(error, "timed_out", False))
 
         model_error = False
         try:
@@ -202,11 +204,12 @@ class Router:
     # -- health --------------------------------------------------------------------------
 
     def ping(self):
-        problems = []
-        for container in self.pipeline.containers:
-            problem = container.unavailable() or container.ping()
-            if problem is not None:
-                problems.append(f"{container.name}: {problem}")
+        """All containers pinged at once, each within ``PING_WITHIN`` seconds: the answer comes
+        inside SageMaker's 2 s ping timeout whatever one container does."""
+        containers = self.pipeline.containers
+        with ThreadPoolExecutor(max_workers=len(containers), thread_name_prefix="ping") as pool:
+            answers = list(pool.map(lambda c: c.unavailable() or c.ping(PING_WITHIN), containers))
+        problems = [f"{c.name}: {problem}" for c, problem in zip(containers, answers) if problem is not None]
         if not problems:
             return 200, [("Content-Type", "text/plain")], b""
         text = f"{len(problems)} container(s) did not pass the ping health check:\n" + "\n".join(problems) + "\n"

@@ -36,6 +36,7 @@ from ..settings import Settings
 log = logging.getLogger("serving")
 
 REQUEST_ID_HEADER = "X-Amzn-SageMaker-Inference-Id"
+INSTANCE_HEADER = "X-Serving-Instance"  # a pipeline endpoint's token for this run: its health check knows its own
 _ROUTES = {"/ping": "GET", "/invocations": "POST", "/execution-parameters": "GET"}
 
 Headers = list[tuple[str, str]]
@@ -92,10 +93,13 @@ class App:
         return [body] if method != "HEAD" else []
 
     def ping(self, started: float) -> tuple[int, Headers, bytes]:
+        headers = [("Content-Type", "text/plain")]
+        if self.settings.instance:
+            headers.append((INSTANCE_HEADER, self.settings.instance))
         if self.model.transformer is None:
-            result = 503, [("Content-Type", "text/plain")], f"the model failed to load: {self.model.error}\n".encode()
+            result = 503, headers, f"the model failed to load: {self.model.error}\n".encode()
         else:
-            result = 200, [("Content-Type", "text/plain")], b""
+            result = 200, headers, b""
         access_log("GET", "/ping", result[0], started, "-", 0)
         return result
 

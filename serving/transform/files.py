@@ -84,6 +84,17 @@ def read_input(path: Path, compression: str) -> tuple[bytes, dict]:
         raise BadRequest(f"{path} cannot be decompressed ({exc}); CompressionType Gzip needs gzip files") from None
 
 
+def check_writable(output_dir: Path) -> None:
+    """Make ``output_dir`` and write a file in it now, before any record is scored."""
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(prefix=TEMP_PREFIX, dir=output_dir):
+            pass
+    except OSError as exc:
+        raise ConfigurationError(f"cannot write to the output location {output_dir}: {exc.strerror or exc}; "
+                                 "give an --output folder this user can write") from None
+
+
 def write_atomic(path: Path, chunks) -> None:
     """Write ``chunks`` to ``path`` through a temporary file in the same folder, then rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -130,7 +141,8 @@ class Manifest:
 
     def is_done(self, item: InputFile, output_dir: Path) -> bool:
         entry = self.entries.get(item.relative)
-        if not entry or entry.get("job") != self.fingerprint or not item.output_path(output_dir).is_file():
+        if (not entry or entry.get("status", "Completed") != "Completed" or entry.get("job") != self.fingerprint
+                or not item.output_path(output_dir).is_file()):
             return False
         stat = item.path.stat()
         if stat.st_size != entry["size"]:
@@ -141,7 +153,15 @@ class Manifest:
 
     def record(self, item: InputFile, stamp: dict, records: int) -> None:
         """``stamp`` is what :func:`read_input` returned for the file."""
-        self.entries[item.relative] = {**stamp, "job": self.fingerprint, "records": records}
+        self.entries[item.relative] = {**stamp, "job": self.fingerprint, "records": records, "status": "Completed"}
+        self.save()
+
+    def record_failure(self, item: InputFile, entry: dict) -> None:
+        """The file failed in this run: it has no output, and a rerun does it again."""
+        self.entries[item.relative] = {"job": self.fingerprint, "status": "Failed", "message": entry["message"]}
+        self.save()
+
+    def save(self) -> None:
         body = json.dumps({"version": 1, "files": self.entries}, indent=1, sort_keys=True).encode()
         write_atomic(self.path, [body])
 

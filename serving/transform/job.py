@@ -93,7 +93,7 @@ class Job:
 
     def run(self) -> JobResult:
         started = time.perf_counter()
-        self.output_dir.mkdir(parents=True, exist_ok=True)
+        self.check_output()
         inputs = files.discover(self.input, self.output_dir)
         options = self.requested.resolve(self.engine.execution_parameters())
         log.info("MaxConcurrentTransforms=%s, MaxPayloadInMB=%s, BatchStrategy=%s", options.MaxConcurrentTransforms,
@@ -121,6 +121,10 @@ class Job:
                     result.written += 1
                     result.records += prepared.records
                 else:
+                    # an output from an earlier run must not pass for this run's: a consumer reading *.out
+                    # would take stale predictions for fresh ones
+                    prepared.item.output_path(self.output_dir).unlink(missing_ok=True)
+                    manifest.record_failure(prepared.item, error)
                     result.failed.append(error)
                     log.error("%s: %s", prepared.item.relative, error["message"])
                 if bar is not None:
@@ -128,6 +132,14 @@ class Job:
         result.seconds = time.perf_counter() - started
         self.write_report(result)
         return result
+
+    def check_output(self) -> None:
+        """An output location that cannot be written fails the job now, with a report where one can be written."""
+        try:
+            files.check_writable(self.output_dir)
+        except ConfigurationError as exc:
+            self.write_report(JobResult(), error=str(exc), missing_ok=True)
+            raise
 
     def prepare(self, item: files.InputFile) -> PreparedFile:
         prepared = PreparedFile(item)
@@ -183,11 +195,19 @@ class Job:
         return {"file": str(item.path), "output": str(item.output_path(self.output_dir)), "records": records,
                 "container": container, "status": status, "message": message}
 
-    def write_report(self, result: JobResult) -> None:
-        body = {**result.to_dict(), "options": {k: v for k, v in self.options.as_dict().items() if k != "Environment"}}
+    def write_report(self, result: JobResult, error: str | None = None, missing_ok: bool = False) -> None:
+        options = getattr(self, "options", self.requested)
+        body = {**result.to_dict(), "options": {k: v for k, v in options.as_dict().items() if k != "Environment"}}
+        if error is not None:
+            body.update(status="Failed", error=error)
         if getattr(self.engine, "url", None):
             body["endpoint"] = self.engine.url
-        files.write_atomic(self.report_path, [json.dumps(body, indent=2).encode() + b"\n"])
+        try:
+            files.write_atomic(self.report_path, [json.dumps(body, indent=2).encode() + b"\n"])
+        except OSError:
+            if not missing_ok:
+                raise
+            return  # the report would go where nothing can be written: the error says why
         result.report_path = self.report_path
 
 
@@ -206,6 +226,7 @@ def transform(input: str, output: str, *, model: str | None = None, endpoint: st
     from .runner import engine_for
 
     options = TransformOptions.build(**sagemaker_options)
+    Job(input, output, options, None, "", report=report).check_output()  # before any container starts
     with engine_for(engine, model=model, endpoint=endpoint, master=master, options=options,
                     backend=backend) as (built, model_id):
         return Job(input, output, options, built, model_id, progress=progress, report=report).run()

@@ -104,11 +104,13 @@ class SparkEngine(Engine):
 
     def start(self, options) -> None:
         super().start(options)
+        from pyspark import SparkContext
         from pyspark.sql import SparkSession
 
-        active = SparkSession.getActiveSession()
-        if active is not None:
-            self.spark = active
+        # a session this process already runs (the caller's) is used and left running; only
+        # one made here is stopped at the end
+        if SparkSession.getActiveSession() is not None or SparkContext._active_spark_context is not None:
+            self.spark = SparkSession.builder.getOrCreate()
             return
         use_python_for_spark()  # executors must run a Python that can import serving: this one, unless the user chose
         self.spark = (SparkSession.builder.master(self.master).appName("serving-transform")

@@ -136,8 +136,8 @@ def test_ipv6_loopback():
         srv.stop(grace=2)
 
 
-def test_a_request_the_container_dropped_unanswered_is_sent_again_once_on_a_new_connection():
-    """The container closes a kept-alive connection as the request arrives (its keep-alive ran out)."""
+def test_a_request_that_was_written_and_dropped_unanswered_is_not_sent_again():
+    """It may be what killed the container's worker: sending it again could kill a second one."""
     listener = socket.create_server(("127.0.0.1", 0))
     answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"
     seen = []
@@ -146,23 +146,32 @@ def test_a_request_the_container_dropped_unanswered_is_sent_again_once_on_a_new_
         first, _ = listener.accept()
         seen.append(first.recv(65536))
         first.sendall(answer % (5, b"first"))
-        seen.append(first.recv(65536))  # the second request: dropped without an answer
+        seen.append(first.recv(65536))  # the second request: read, then dropped without an answer
         first.close()
-        second, _ = listener.accept()
-        seen.append(second.recv(65536))
-        second.sendall(answer % (6, b"second"))
-        third, _ = listener.accept()  # a new connection that closes unanswered is an error, not retried
-        third.recv(65536)
-        third.close()
-        second.close()
+        listener.settimeout(1.0)
+        try:
+            listener.accept()  # no second connection may come
+            seen.append(b"a second connection")
+        except TimeoutError:
+            pass
 
     thread = threading.Thread(target=container)
     thread.start()
     client = Client(*listener.getsockname())
     assert client.request("POST", "/invocations", b"a").body == b"first"
-    assert client.request("POST", "/invocations", b"b").body == b"second"
-    assert [request.endswith(body) for request, body in zip(seen, (b"a", b"b", b"b"))] == [True, True, True]
     with pytest.raises(RequestFailed, match="closed the connection without answering"):
-        Client(*listener.getsockname()).request("POST", "/invocations", b"c")  # a pool with no connection yet
+        client.request("POST", "/invocations", b"b")
     thread.join()
     listener.close()
+    assert [request.endswith(body) for request, body in zip(seen, (b"a", b"b"))] == [True, True] and len(seen) == 2
+
+
+def test_a_request_whose_write_to_a_reused_connection_failed_is_sent_once_more_on_a_new_one(server):
+    srv = server()
+    client = Client(*srv.address)
+    first = client.request("POST", "/echo", b"a")
+    client.idle[-1].shutdown(socket.SHUT_WR)  # the pooled connection now fails on write, unseen by poll
+    second = client.request("POST", "/echo", b"b")
+    assert (first.body, second.body) == (b"a", b"b")
+    assert first.headers["x-port"] != second.headers["x-port"]  # a new connection
+    client.close()

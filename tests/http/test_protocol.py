@@ -138,3 +138,33 @@ def test_the_client_reads_a_response_from_the_in_memory_server():
     assert (answer.status, answer.headers["content-type"], answer.body) == (200, "text/csv", b"payload")
     again = client.request("POST", "/y", b"more", {"Content-Type": "text/csv"}, chunked=True)
     assert (again.status, again.headers["x-path"], again.body) == (200, "/y", b"more")
+
+
+def test_a_valid_request_followed_by_garbage_in_the_same_packet_is_answered_then_the_400():
+    client, thread = connection()
+    client.sendall(b"POST /ok HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi" + b"\x00\x01 NOT HTTP\r\n\r\n")
+    answers = responses(client, 2)
+    assert [(status, body) for status, _, body in answers][0] == (200, b"hi")
+    status, headers, body = answers[1]
+    assert status == 400 and headers["connection"] == "close"
+    assert json.loads(body)["message"].startswith("malformed HTTP request: ")
+    thread.join(5)
+
+
+def test_a_body_that_arrives_too_slowly_is_408_and_never_held_a_slot():
+    import time
+
+    slots = threading.BoundedSemaphore(1)
+    ours, theirs = socket.socketpair()
+    conn = Connection(ours, ("", 0), ("127.0.0.1", 8080), echo, Options(body_timeout=1.0, body_deadline=0.6),
+                      lambda: False, container_response, slots)
+    threading.Thread(target=conn.serve, daemon=True).start()
+    theirs.sendall(b"POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\n")
+    for _ in range(4):  # a byte every 0.2 s: never idle for a second, never whole within 0.6 s
+        time.sleep(0.2)
+        assert slots.acquire(blocking=False)  # the slot stays free while the body trickles in
+        slots.release()
+        theirs.sendall(b"x")
+    theirs.settimeout(5)
+    [(status, _, body)] = responses(theirs, 1)
+    assert (status, json.loads(body)["message"]) == (408, "the request body did not arrive whole within 0.6 s")

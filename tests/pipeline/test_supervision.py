@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import pytest
 import requests
@@ -69,3 +70,38 @@ def test_an_endpoint_whose_containers_fail_their_health_check_names_them_all_and
     assert "bad-1: container bad-1 is starting (/ping answered 503: the model failed to load: no *.joblib or *.pkl file" in message
     assert "bad-2: container bad-2 is starting (/ping answered 503: the model failed to load: this container has no default model_fn" in message
     assert set(serving_children()) - before == set()
+
+
+def test_another_server_on_a_containers_port_is_never_taken_for_it(tmp_path):
+    """Another process took the port between its choice and the container's start, and answers /ping."""
+    from serving.errors import container_response
+    from serving.http.server import ThreadedServer
+    from serving.pipeline.backends import backend
+    from serving.pipeline.spec import from_dict
+
+    model = tmp_path / "model" / "code"
+    model.mkdir(parents=True)
+    (model / "inference.py").write_text("def model_fn(d):\n    return lambda batch: batch + 1\n")
+    spec = from_dict({"Containers": [{"ContainerHostname": "ours", "Framework": "model",
+                                      "ModelDataUrl": str(tmp_path / "model")}]}).containers[0]
+    container = backend("process", workers=1).create("squatted", spec)
+    seen = []
+
+    def squatter(environ, start_response):
+        seen.append(environ["PATH_INFO"])
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"not yours"]
+
+    taken = container.port
+    other = ThreadedServer("127.0.0.1", taken, squatter, container_response, threads=2)
+    other.start()
+    try:
+        container.start()
+        assert container.wait_ready(time.monotonic() + 60)
+        assert container.port != taken  # moved to a free block once its own could not be bound
+        answer = container.call(b"1,2", {"Content-Type": "text/csv"}, None, 10)
+        assert (answer.status, answer.body) == (200, b"[[2.0, 3.0]]")
+        assert "/invocations" not in seen  # /ping was asked, and its answer was not trusted
+    finally:
+        container.stop(grace=10)
+        other.stop(grace=1)

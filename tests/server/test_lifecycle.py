@@ -216,3 +216,23 @@ def test_the_folder_a_model_archive_was_extracted_to_is_removed_at_stop(tmp_path
     assert (folder / "model.joblib").is_file()
     assert server.stop() == 0
     assert not folder.exists()
+
+
+def test_a_sigterm_that_reached_a_worker_before_its_own_handlers_still_stops_it():
+    """Between fork and gunicorn's post_fork hook the master's handler only queues the signal."""
+    import queue
+    import types
+
+    from serving.server.worker import stop_early
+
+    for queued in ([], [signal.SIGCHLD], [signal.SIGTERM]):
+        inherited = queue.SimpleQueue()
+        for sig in queued:
+            inherited.put_nowait(sig)
+        worker = types.SimpleNamespace(alive=True, handle_exit=lambda *args: None)
+        previous = signal.getsignal(signal.SIGTERM)
+        try:
+            stop_early(types.SimpleNamespace(SIG_QUEUE=inherited), worker)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        assert worker.alive is (signal.SIGTERM not in queued)

@@ -25,16 +25,19 @@ JOBS = {
 @pytest.fixture(scope="module")
 def spark():
     """local[2]; Python workers run this interpreter (the venv), which can import serving."""
+    from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
     previous = os.environ.get("PYSPARK_PYTHON")
     os.environ["PYSPARK_PYTHON"] = sys.executable
+    shared = SparkContext._active_spark_context is not None  # another module's session: leave it running
     session = (SparkSession.builder.master("local[2]").appName("transform-tests")
                .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2").getOrCreate())
     # A session another test module left running was made with its own Python: use ours.
     session.sparkContext.pythonExec = sys.executable
     yield session
-    session.stop()
+    if not shared:
+        session.stop()
     if previous is None:
         os.environ.pop("PYSPARK_PYTHON", None)
     else:

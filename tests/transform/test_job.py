@@ -196,3 +196,34 @@ def test_inprocess_engine_needs_a_spec(abalone_inputs, tmp_path):
                    "--output", str(tmp_path / "out"))
     assert proc.returncode == 2
     assert "--engine inprocess runs the containers itself and needs --model SPEC" in proc.stderr
+
+
+def test_a_file_whose_rerun_fails_keeps_no_output_from_the_earlier_run(abalone_spec, abalone_inputs, tmp_path):
+    out = tmp_path / "out"
+    job = dict(model=str(abalone_spec), engine="inprocess", BatchStrategy="MultiRecord", **CSV_JOB)
+    assert transform(str(abalone_inputs), str(out), **job).written == 2
+    assert (out / "first.csv.out").is_file()
+    (abalone_inputs / "first.csv").write_text("M,0.4,0.3\n")  # now a record the featurizer refuses
+    result = transform(str(abalone_inputs), str(out), **job)
+    assert [f["file"] for f in result.failed] == [str(abalone_inputs / "first.csv")]
+    assert not (out / "first.csv.out").exists()  # no stale predictions under a glob of *.out
+    manifest = json.loads((out / ".transform-manifest.json").read_text())["files"]
+    assert manifest["first.csv"]["status"] == "Failed"
+    assert manifest["part/second.csv"]["status"] == "Completed"
+    again = transform(str(abalone_inputs), str(out), **job)  # still failing: done again, not skipped
+    assert (again.skipped, len(again.failed)) == (1, 1)
+
+
+def test_an_output_location_that_cannot_be_written_fails_before_any_record_is_scored(abalone_spec, abalone_inputs,
+                                                                                      tmp_path):
+    (tmp_path / "a-file").write_text("not a folder")
+    report = tmp_path / "report.json"
+    proc = run_cli("--model", str(abalone_spec), "--engine", "http", "--input", str(abalone_inputs),
+                   "--output", str(tmp_path / "a-file" / "out"), "--content-type", "text/csv",
+                   "--report", str(report))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (f"serving: cannot write to the output location {tmp_path / 'a-file' / 'out'}: "
+                                   "Not a directory; give an --output folder this user can write")
+    assert "Traceback" not in proc.stderr and "started" not in proc.stderr  # no pipeline was brought up
+    doc = json.loads(report.read_text())
+    assert (doc["status"], doc["files"], doc["error"]) == ("Failed", 0, proc.stderr.strip().removeprefix("serving: "))
