@@ -27,9 +27,11 @@ def test_a_handler_past_its_timeout_is_answered_504_and_its_worker_replaced(knob
         started = time.monotonic()
         stuck.start()
         time.sleep(0.5)
-        # the other worker keeps serving meanwhile
+        # the other worker keeps serving meanwhile, and health never waits behind the busy one
         others = [server.invoke("still here", content_type="text/plain") for _ in range(5)]
         assert {(r.status_code, r.text) for r in others} == {(200, "STILL HERE")}
+        pings = [requests.get(server.url + "/ping", timeout=2).status_code for _ in range(5)]
+        assert pings == [200] * 5
         stuck.join()
         [answer] = answers
         assert 2.0 <= time.monotonic() - started < 8.0  # 2 s, checked once a second
