@@ -5,7 +5,7 @@
 #                     x86_64 / CPython $(WHEEL_PYTHON), pinned to the versions in the venv
 #   make base-image   a Debian bookworm + python3 image made with debootstrap, for
 #                     machines that cannot pull python:3.11-slim-bookworm (needs root)
-#   make build        the model, sklearn and sparkml images, built from the wheelhouse
+#   make build        the model, sklearn, sparkml, xgboost and blazingtext images, built from the wheelhouse
 #                     with no network access
 #
 # Offline: make wheels base-image && make build BASE_IMAGE=$(OFFLINE_BASE_IMAGE)
@@ -32,7 +32,7 @@ SOURCE_DATE_EPOCH ?= 315532800
 
 MODEL_IMAGE = $(IMAGE_PREFIX)-model:$(IMAGE_TAG)
 
-.PHONY: wheels base-image build image-model image-sklearn image-sparkml
+.PHONY: wheels base-image build image-model image-sklearn image-sparkml image-xgboost image-blazingtext
 
 # Downloads are kept between runs (pip skips files already in the wheelhouse); only
 # serving's own wheel is rebuilt every time. $(STAMP), when the top-level Makefile
@@ -46,7 +46,7 @@ wheels: $(STAMP)
 	$(IMAGES_PYTHON) -m pip download --quiet --dest $(WHEELHOUSE) --only-binary=:all: \
 	    $(WHEEL_PLATFORMS) --python-version $(WHEEL_PYTHON) --implementation cp \
 	    --constraint $(WHEELHOUSE)/constraints.txt \
-	    "serving[sklearn,sparkml] @ file://$$(ls $(abspath $(WHEELHOUSE))/serving-*.whl)"
+	    "serving[sklearn,sparkml,xgboost,blazingtext] @ file://$$(ls $(abspath $(WHEELHOUSE))/serving-*.whl)"
 
 $(WHEELHOUSE)/constraints.txt:
 	@echo "no wheelhouse in $(WHEELHOUSE): run 'make wheels' first" >&2; exit 1
@@ -54,13 +54,13 @@ $(WHEELHOUSE)/constraints.txt:
 base-image:
 	containers/base-image.sh $(OFFLINE_BASE_IMAGE)
 
-build: image-model image-sklearn image-sparkml
+build: image-model image-sklearn image-sparkml image-xgboost image-blazingtext
 
 # --force-rm: a failed step leaves no stopped container behind.
 image-model: $(WHEELHOUSE)/constraints.txt
 	$(DOCKER) build --force-rm --build-arg BASE_IMAGE=$(BASE_IMAGE) \
 	    -t $(MODEL_IMAGE) -f containers/model/Dockerfile $(WHEELHOUSE)
 
-image-sklearn image-sparkml: image-%: image-model
-	$(DOCKER) build --force-rm --build-arg MODEL_IMAGE=$(MODEL_IMAGE) \
-	    -t $(IMAGE_PREFIX)-$*:$(IMAGE_TAG) -f containers/$*/Dockerfile $(WHEELHOUSE)
+image-sklearn image-sparkml image-xgboost image-blazingtext: image-%: image-model
+	$(DOCKER) build --force-rm --build-arg MODEL_IMAGE=$(MODEL_IMAGE) --build-arg FRAMEWORK=$* \
+	    -t $(IMAGE_PREFIX)-$*:$(IMAGE_TAG) -f containers/framework/Dockerfile $(WHEELHOUSE)

@@ -99,7 +99,7 @@ class ClientTimeouts:
 class Settings(ClientTimeouts):
     """What one container reads. Build with :meth:`from_env`; tests pass a mapping."""
 
-    framework: str = setting("model", "SERVING_FRAMEWORK", "the defaults to serve: sklearn, sparkml or model",
+    framework: str = setting("model", "SERVING_FRAMEWORK", "the defaults to serve: sklearn, sparkml, xgboost, blazingtext or model",
                              flag="--framework")
     model_dir: str = setting(DEFAULT_MODEL_DIR, "SM_MODEL_DIR", "model directory or model.tar.gz",
                              flag="--model-dir")
@@ -141,6 +141,13 @@ class Settings(ClientTimeouts):
                                          "the estimator method sklearn calls (default predict, else transform)")
     sparkml_schema: str | None = setting(None, "SAGEMAKER_SPARKML_SCHEMA",
                                          "the Spark ML container's input and output schema (JSON)")
+    inference_output: str | None = setting(None, "SAGEMAKER_INFERENCE_OUTPUT",
+                                           "the XGBoost container's selectable output: keys such as "
+                                           "predicted_label,probabilities")
+    inference_ensemble: bool = setting(True, "SAGEMAKER_INFERENCE_ENSEMBLE",
+                                       "true: every file of the XGBoost model directory is one model of an "
+                                       "ensemble (only the exact value true, as on AWS)",
+                                       convert=lambda raw: raw == "true")
 
     @property
     def max_payload_bytes(self) -> int:

@@ -107,7 +107,8 @@ def test_serve_help_is_made_from_the_settings_fields():
 
 
 # A distribution and the names it is imported by, where they differ.
-IMPORT_NAMES = {"scikit-learn": "sklearn", "pyyaml": "yaml", "prometheus-client": "prometheus_client"}
+IMPORT_NAMES = {"scikit-learn": "sklearn", "pyyaml": "yaml", "prometheus-client": "prometheus_client",
+                "xgboost-cpu": "xgboost", "fasttext-numpy2": "fasttext", "protobuf": "google.protobuf"}
 # Declared for what the images run, not imported by serving itself: boto3 for inference
 # scripts, scikit-learn for the estimators joblib unpickles.
 FOR_SCRIPTS = {"boto3", "scikit-learn"}
@@ -130,7 +131,7 @@ def test_declared_dependencies_are_the_ones_the_code_imports():
 def test_the_model_framework_lives_beside_the_others():
     from serving.frameworks import FRAMEWORKS
 
-    assert sorted(FRAMEWORKS) == ["model", "sklearn", "sparkml"]
+    assert sorted(FRAMEWORKS) == ["blazingtext", "model", "sklearn", "sparkml", "xgboost"]
     for name, target in FRAMEWORKS.items():
         assert target.startswith(f"serving.frameworks.{name}."), target
 

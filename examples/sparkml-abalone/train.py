@@ -12,14 +12,13 @@ ML container, with a ``schema.json``). The scikit-learn regressor is trained on 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import joblib
 import numpy as np
 from sklearn.linear_model import Ridge
 
-from serving.frameworks.sparkml.export import export
+from serving.frameworks.sparkml.export import export_model_dir
 
 NUMERIC = ["length", "diameter", "height", "whole_weight", "shucked_weight", "viscera_weight", "shell_weight"]
 COLUMNS = ["sex", *NUMERIC, "rings"]
@@ -34,7 +33,8 @@ def spark_session():
     from pyspark.sql import SparkSession
 
     return (SparkSession.builder.master("local[2]").appName("sparkml-abalone")
-            .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2").getOrCreate())
+            .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.shuffle.partitions", "2").getOrCreate())
 
 
 def read_abalone(spark, path: str | Path):
@@ -56,24 +56,25 @@ def featurizer():
     ])
 
 
-def train(data: str | Path, out: str | Path, spark=None) -> tuple[Path, Path]:
-    """Returns (featurizer model dir, regressor model dir)."""
+def featurize(data: str | Path, out: str | Path, spark=None) -> tuple[Path, np.ndarray, np.ndarray]:
+    """Fit the featurizer, save it, export it to ``out/featurizer``; returns that directory and
+    Spark's own ``transform`` of the training rows (features, rings), to train a model on."""
     spark = spark or spark_session()
     out = Path(out)
     frame = read_abalone(spark, data)
     model = featurizer().fit(frame)
     model.write().overwrite().save(str(out / "spark-featurizer"))
-
-    featurizer_dir = out / "featurizer"
-    featurizer_dir.mkdir(parents=True, exist_ok=True)
-    export(out / "spark-featurizer", featurizer_dir / "model.zip")
-    (featurizer_dir / "schema.json").write_text(json.dumps(SCHEMA, indent=2))
-
+    featurizer_dir = export_model_dir(out / "spark-featurizer", out / "featurizer", SCHEMA)
     rows = model.transform(frame).select("features", "rings").collect()
-    features = np.array([r["features"].toArray() for r in rows])
-    regressor_dir = out / "regressor"
+    return featurizer_dir, np.array([r["features"].toArray() for r in rows]), np.array([r["rings"] for r in rows])
+
+
+def train(data: str | Path, out: str | Path, spark=None) -> tuple[Path, Path]:
+    """Returns (featurizer model dir, regressor model dir)."""
+    featurizer_dir, features, rings = featurize(data, out, spark)
+    regressor_dir = Path(out) / "regressor"
     regressor_dir.mkdir(parents=True, exist_ok=True)
-    joblib.dump(Ridge(alpha=1.0).fit(features, [r["rings"] for r in rows]), regressor_dir / "model.joblib")
+    joblib.dump(Ridge(alpha=1.0).fit(features, rings), regressor_dir / "model.joblib")
     return featurizer_dir, regressor_dir
 
 

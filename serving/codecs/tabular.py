@@ -16,7 +16,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from ..errors import BadRequest
+from ..errors import BadRequest, NotAcceptable
 from .numbers import is_number, to_floats
 
 try:
@@ -122,6 +122,30 @@ def typed_column(values: Sequence[Any], plain: bool = False) -> np.ndarray:
     if numbers is not None:
         return numbers
     return np.array([np.nan if v is None else v for v in values], dtype=object)
+
+
+def numeric_array(data: Any, media_type: str) -> np.ndarray:
+    """A dense prediction of at most two dimensions as numbers (text that reads as numbers
+    becomes float64), for the formats that carry only numbers; else a 406 naming others."""
+    if isinstance(data, pd.DataFrame):
+        if not {dtype.kind for dtype in data.dtypes} <= set("fiub"):
+            raise _holds_text(media_type)
+        data = data.to_numpy()
+    arr = np.asarray(data)
+    if arr.dtype.kind in "OUS":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            raise _holds_text(media_type) from None
+    if arr.dtype.kind not in "fiub" or arr.ndim > 2:
+        raise NotAcceptable(f"a {arr.ndim}-D {arr.dtype} prediction cannot be written as {media_type} "
+                            "(rows of numbers); ask for application/json")
+    return arr
+
+
+def _holds_text(media_type: str) -> NotAcceptable:
+    return NotAcceptable(f"the prediction holds text, which {media_type} cannot carry; ask for text/csv or "
+                         "application/json")
 
 
 def to_array(data: Any) -> np.ndarray:

@@ -14,6 +14,8 @@ FRAMEWORKS = {
     "sklearn": "serving.frameworks.sklearn.handler:SklearnFramework",
     "sparkml": "serving.frameworks.sparkml.handler:SparkMLFramework",
     "model": "serving.frameworks.model.handler:ModelFramework",
+    "xgboost": "serving.frameworks.xgboost.handler:XGBoostFramework",
+    "blazingtext": "serving.frameworks.blazingtext.handler:BlazingTextFramework",
 }
 
 

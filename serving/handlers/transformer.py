@@ -43,6 +43,7 @@ class Transformer:
         self.framework = framework
         self.settings = framework.settings
         self.hooks = hooks or {}
+        framework.using_script(self.hooks)
         self.model: Any = None
         self.default_accept = self.settings.default_accept or framework.default_accept or "application/json"
         # What negotiation may choose: anything the client names when the user writes the
@@ -78,7 +79,10 @@ class Transformer:
 
     def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> Result:
         ctype = self.content_type(content_type)
-        chosen = negotiate(accept, self.offered, self.default_accept)
+        if self.framework.answers_in_request_type and self.offered is not None:
+            chosen = MediaType.parse(str(ctype))
+        else:
+            chosen = negotiate(accept, self.offered, self.default_accept)
         data: bytes | str = body
         if codecs.is_text(ctype):
             data = codecs.body_as_text(body, ctype)

@@ -19,15 +19,12 @@ Batches never span files. A record larger than the limit fails its file.
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import BadRequest, PayloadTooLarge
-
-RECORDIO_MAGIC = 0xCED7230A
-
+from ..codecs.recordio import frames
+from ..errors import PayloadTooLarge
 
 @dataclass
 class Records:
@@ -107,33 +104,13 @@ def split_lines(data: bytes) -> Records:
 
 
 def split_recordio(data: bytes) -> Records:
-    # Length-prefixed framing must be walked record by record; there is no vectorised form.
-    starts, ends, spans = [], [], []
-    pos = 0
-    while pos < len(data):
-        if pos + 8 > len(data):
-            raise BadRequest(f"RecordIO data ends inside a record header at byte {pos}")
-        magic, word = struct.unpack_from("<II", data, pos)
-        if magic != RECORDIO_MAGIC:
-            raise BadRequest(
-                f"byte {pos} does not start a RecordIO record (magic {magic:#010x}, expected {RECORDIO_MAGIC:#010x}); "
-                "is the input RecordIO? Use SplitType Line or None otherwise"
-            )
-        length = word & ((1 << 29) - 1)
-        end = pos + 8 + length
-        if end > len(data):
-            raise BadRequest(f"the RecordIO record at byte {pos} is cut short ({length} bytes announced)")
-        starts.append(pos)
-        ends.append(end)
-        pos = end + (-length % 4)
-        spans.append(min(pos, len(data)))
-    as_array = lambda values: np.array(values, dtype=np.int64)  # noqa: E731
-    return Records(data, as_array(starts), as_array(ends), b"", as_array(spans))
-
-
-def recordio_frame(payload: bytes) -> bytes:
-    """One framed RecordIO record (for writing test data and examples)."""
-    return struct.pack("<II", RECORDIO_MAGIC, len(payload)) + payload + b"\0" * (-len(payload) % 4)
+    """Records framed as the RecordIO-protobuf codec frames them (one reader of the framing,
+    with its messages naming the record and byte); each record is sent with its header."""
+    payloads = frames(data)
+    starts = np.array([start - 8 for start, _ in payloads], dtype=np.int64)
+    ends = np.array([end for _, end in payloads], dtype=np.int64)
+    spans = np.minimum(ends + (-(ends - starts - 8) % 4), len(data))
+    return Records(data, starts, ends, b"", spans)
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,8 @@ def test_nothing_acceptable_names_the_supported_types():
         negotiate("image/png, text/html", ENCODABLE, "application/json")
     assert str(err.value) == (
         "Accept 'image/png, text/html' names no type this model can produce; "
-        "supported: text/csv, application/json, application/jsonlines, application/x-npy"
+        "supported: text/csv, application/json, application/jsonlines, application/x-npy, "
+        "application/x-recordio-protobuf, text/libsvm"
     )
 
 

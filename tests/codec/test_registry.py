@@ -37,17 +37,18 @@ class UpperCodec(Codec):
 def test_each_type_has_one_codec_that_says_whether_its_bodies_are_text():
     assert {t: codecs.REGISTRY[t].text for t in codecs.REGISTRY} == {
         "text/csv": True, "application/json": True, "application/jsonlines": True, "application/x-jsonlines": True,
-        "application/x-npy": False}
+        "application/x-npy": False, "application/x-recordio-protobuf": False, "text/libsvm": True,
+        "text/x-libsvm": True}
     assert codecs.is_text(MediaType.parse("text/plain"))  # a type no codec knows: text when its major type is
     assert not codecs.is_text(MediaType.parse("application/octet-stream"))
 
 
 def test_415_and_406_name_what_would_be_right():
     with pytest.raises(UnsupportedMediaType, match="send one of: text/csv, application/json, application/jsonlines, "
-                                                   "application/x-npy$"):
+                                                   "application/x-npy, application/x-recordio-protobuf, text/libsvm$"):
         codecs.decode(b"x", MediaType.parse("application/xml"))
     with pytest.raises(NotAcceptable, match="supported: text/csv, application/json, application/jsonlines, "
-                                            "application/x-npy$"):
+                                            "application/x-npy, application/x-recordio-protobuf, text/libsvm$"):
         codecs.encode([1], MediaType.parse("application/xml"))
 
 
@@ -66,6 +67,7 @@ def test_a_new_content_type_is_one_new_module(tmp_path):
         r = server.invoke("a bb", content_type="text/x-upper", accept="application/json")
         assert r.json() == [[10.0, 20.0]]
         r = server.invoke("x", content_type="application/xml")
-        assert r.status_code == 415 and r.json()["message"].endswith("application/x-npy, text/x-upper")
+        assert r.status_code == 415 and r.json()["message"].endswith(
+            "application/x-npy, text/x-upper, application/x-recordio-protobuf, text/libsvm")
     finally:
         server.stop()

@@ -29,7 +29,8 @@ TAG = os.environ.get("SERVING_IMAGE_TAG", "latest")
 CUSTOM_EXAMPLE = REPO / "examples" / "custom-container"
 POSTPROCESSOR = REPO / "examples" / "abalone" / "postprocessor" / "code" / "inference.py"  # its script
 CUSTOM_IMAGE = "abalone-age:test"  # built by the custom_image fixture
-IMAGES = {name: f"{PREFIX}-{name}:{TAG}" for name in ("model", "sklearn", "sparkml")} | {"custom": CUSTOM_IMAGE}
+IMAGES = {name: f"{PREFIX}-{name}:{TAG}" for name in ("model", "sklearn", "sparkml", "xgboost", "blazingtext")} | {
+    "custom": CUSTOM_IMAGE}
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,26 @@ DEMO_SCHEMA = {
               {"name": "demo:d", "type": "double"}],
     "output": {"name": "demo:prediction", "type": "double"},
 }
-ALL = ["model", "sklearn", "sparkml", "custom"]
+ALL = ["model", "sklearn", "sparkml", "xgboost", "blazingtext", "custom"]
+XGB_ROWS = np.round(np.random.default_rng(3).random((5, 4)), 4)
+
+
+@pytest.fixture(scope="module")
+def builtin_models(tmp_path_factory):
+    """An XGBoost regressor (xgboost-model, UBJ) and a fastText classifier (model.bin)."""
+    import xgboost as xgb
+
+    from tests.conftest import load_example
+
+    out = tmp_path_factory.mktemp("builtin")
+    rng = np.random.default_rng(0)
+    features = rng.random((200, 4))
+    booster = xgb.train({"objective": "reg:squarederror", "max_depth": 3}, xgb.DMatrix(features, label=features @ [1, 2, 3, 4]), 5)
+    booster.save_model(str(out / "xgboost-model"))
+    example = load_example("sparkml-blazingtext/train.py")
+    lines = [f"__label__{label} {text.lower()}" for label, text in example.make_abstracts(200)]
+    example.train_classifier(lines, out / "blazingtext", epoch=5)
+    return {"xgboost": out / "xgboost-model", "blazingtext": out / "blazingtext" / "model.bin"}
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +58,7 @@ def abalone_rows(shared_dir) -> pd.DataFrame:
 
 
 @pytest.fixture
-def serving(run, image, custom_image, readable_dir, abalone_models, shared_dir):
+def serving(run, image, custom_image, readable_dir, abalone_models, shared_dir, builtin_models):
     """``serving(name, env=..., port=...)``: that image serving a real model, /ping answered."""
 
     def start(name: str, env: dict | None = None, port: int = 8080):
@@ -49,6 +68,10 @@ def serving(run, image, custom_image, readable_dir, abalone_models, shared_dir):
         elif name == "sparkml":
             model = {"demo.zip": shared_dir / DEMO_BUNDLE}
             env.setdefault("SAGEMAKER_SPARKML_SCHEMA", json.dumps(DEMO_SCHEMA))
+        elif name == "xgboost":
+            model = {"xgboost-model": builtin_models["xgboost"]}
+        elif name == "blazingtext":
+            model = {"model.bin": builtin_models["blazingtext"]}
         elif name == "model":  # the example script where SageMaker repacks code: <model>/code/
             model = {"code/inference.py": POSTPROCESSOR}
         else:  # the script is in the image; the model directory is empty
@@ -126,6 +149,30 @@ def test_model_tar_gz_on_a_read_only_mount_is_served(run, image, readable_dir, a
     response = container.invoke(abalone_rows.to_csv(header=False, index=False))
     expected = joblib.load(abalone_models[0] / "model.joblib").transform(abalone_rows)
     np.testing.assert_array_equal(np.array(response.json()), expected)
+
+
+def test_xgboost_image_answers_as_the_booster_predicts(serving, builtin_models):
+    import xgboost as xgb
+
+    booster = xgb.Booster()
+    booster.load_model(str(builtin_models["xgboost"]))
+    expected = booster.predict(xgb.DMatrix(XGB_ROWS)).tolist()
+    response = serving("xgboost").invoke("".join(",".join(map(str, row)) + "\n" for row in XGB_ROWS.tolist()), accept="*/*")
+    assert (response.status_code, response.headers["Content-Type"]) == (200, "text/csv"), response.text
+    assert response.text == "".join(f"{v!r}\n" for v in expected)
+
+
+def test_blazingtext_image_answers_as_fasttext_predicts(serving, builtin_models):
+    import fasttext
+
+    fasttext.FastText.eprint = lambda *_: None
+    texts = ["university students campus", "album released by the band"]
+    model = fasttext.load_model(str(builtin_models["blazingtext"]))
+    expected = [{"label": list(labels), "prob": probs.tolist()} for labels, probs in (model.predict(t, k=2) for t in texts)]
+    response = serving("blazingtext").invoke(json.dumps({"instances": texts, "configuration": {"k": 2}}),
+                                             content_type="application/json")
+    assert (response.status_code, response.headers["Content-Type"]) == (200, "application/json"), response.text
+    assert response.json() == expected
 
 
 def test_sparkml_image_gives_mleaps_asserted_prediction(serving):

@@ -120,4 +120,5 @@ def test_a_bad_spec_is_a_clear_error(tmp_path):
     spec.write_text("Containers:\n  - Framework: pytorch\n")
     result = serving("endpoint", "up", str(spec))
     assert result.returncode == 2
-    assert result.stderr == f"serving: {spec}: container 1: Framework 'pytorch' is not one of sklearn, sparkml, model\n"
+    assert result.stderr == (f"serving: {spec}: container 1: Framework 'pytorch' is not one of sklearn, sparkml, model, "
+                             "xgboost, blazingtext\n")

@@ -135,7 +135,8 @@ def test_missing_content_type_is_415_naming_accepted_types(featurizer):
     assert error(r) == (415, "application/json", {
         "error": "UnsupportedMediaType",
         "message": "the request has no Content-Type; send one of: text/csv, application/json, "
-                   "application/jsonlines, application/x-npy",
+                   "application/jsonlines, application/x-npy, "
+        "application/x-recordio-protobuf, text/libsvm",
     })
 
 
@@ -144,7 +145,8 @@ def test_unsupported_content_type_is_415(featurizer):
     assert r.status_code == 415
     assert r.json()["message"] == (
         "Content-Type 'application/xml' is not supported; send one of: text/csv, application/json, "
-        "application/jsonlines, application/x-npy"
+        "application/jsonlines, application/x-npy, "
+        "application/x-recordio-protobuf, text/libsvm"
     )
 
 
@@ -153,7 +155,8 @@ def test_unacceptable_accept_is_406(featurizer):
     assert r.status_code == 406
     assert r.json()["message"] == (
         "Accept 'image/png' names no type this model can produce; supported: text/csv, "
-        "application/json, application/jsonlines, application/x-npy"
+        "application/json, application/jsonlines, application/x-npy, "
+        "application/x-recordio-protobuf, text/libsvm"
     )
 
 

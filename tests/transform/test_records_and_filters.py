@@ -8,7 +8,8 @@ from serving.errors import BadRequest
 from serving.transform import jsonpath
 from serving.transform.dataproc import DataProcessing
 from serving.transform.options import TransformOptions, ValidationError
-from serving.transform.records import Batch, RecordTooLarge, batches, recordio_frame, split
+from serving.codecs.recordio import write_record as recordio_frame
+from serving.transform.records import Batch, RecordTooLarge, batches, split
 
 
 def payloads(records, strategy, limit):
@@ -39,7 +40,7 @@ def test_recordio_split_reads_framed_records():
 
 
 def test_recordio_garbage_is_a_clear_error():
-    with pytest.raises(BadRequest, match="byte 0 does not start a RecordIO record"):
+    with pytest.raises(BadRequest, match="RecordIO record 1 at byte 0 does not start with the magic number 0xced7230a"):
         split(b"not recordio at all", "RecordIO")
 
 

@@ -35,9 +35,16 @@ class ModelFramework:
     #: a default Accept of the framework's own; ``None`` means the settings' default
     #: (``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT``, itself ``application/json``)
     default_accept: str | None = None
+    #: answer in the request's Content-Type whatever the Accept (BlazingText's way), unless
+    #: the user's script writes the output
+    answers_in_request_type = False
 
     def __init__(self, settings: Any):
         self.settings = settings
+
+    def using_script(self, hooks: dict) -> None:
+        """Told once which hooks the user's script defines (none: no script), before serving;
+        a framework whose defaults differ in script mode (XGBoost's) sets them here."""
 
     def model_fn(self, model_dir: str) -> Any:
         raise ConfigurationError(

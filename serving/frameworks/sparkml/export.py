@@ -105,3 +105,14 @@ def export(spark_dir: str | Path, bundle_path: str | Path, input_sizes: dict[str
     except ValueError as exc:
         raise ConfigurationError(f"cannot export {spark_dir}: {exc}; give vector input widths "
                                  "with --input-size name=n") from None
+
+
+def export_model_dir(spark_dir: str | Path, model_dir: str | Path, schema: dict) -> Path:
+    """A Spark ML container's model directory from a saved Spark model: ``model.zip`` (an
+    existing one is replaced) and ``schema.json``. Returns the directory."""
+    model_dir = Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    (model_dir / "model.zip").unlink(missing_ok=True)
+    export(spark_dir, model_dir / "model.zip")
+    (model_dir / "schema.json").write_text(json.dumps(schema, indent=2))
+    return model_dir

@@ -33,6 +33,42 @@ def array_to_csv(array_like):
     return out.getvalue()
 
 
+def array_to_recordio_protobuf(array_like, labels=None):
+    """Rows as RecordIO-protobuf ``Record`` s, features under ``values`` (a 1-D array is one
+    row), each with its label when ``labels`` are given: the bytes the SDK's
+    ``write_numpy_to_dense_tensor`` writes."""
+    from serving.codecs.record import Record
+    from serving.codecs.recordio import write_record
+
+    array = np.asarray(array_like)
+    if array.ndim == 1:
+        array = array.reshape(1, -1)
+    if array.ndim != 2:
+        raise ValueError("Array must be a Matrix")
+    if labels is not None and len(labels) != array.shape[0]:
+        raise ValueError(f"{len(labels)} labels for {array.shape[0]} rows")
+    out = io.BytesIO()
+    record = Record()
+    for i, row in enumerate(array):
+        record.Clear()
+        getattr(record.features["values"], _tensor(row.dtype)).values.extend(row.tolist())
+        if labels is not None:
+            label = np.asarray(labels)[i]
+            getattr(record.label["values"], _tensor(label.dtype)).values.append(label.item())
+        out.write(write_record(record.SerializeToString()))
+    return out.getvalue()
+
+
+def _tensor(dtype) -> str:
+    if dtype == np.dtype(int):
+        return "int32_tensor"
+    if dtype == np.dtype(float):
+        return "float64_tensor"
+    if dtype == np.dtype("float32"):
+        return "float32_tensor"
+    raise ValueError(f"Unsupported dtype {dtype} on array")
+
+
 _ENCODERS = {content_types.NPY: array_to_npy, content_types.CSV: array_to_csv, content_types.JSON: array_to_json}
 _DECODERS = {content_types.NPY: npy_to_numpy, content_types.CSV: csv_to_numpy, content_types.JSON: json_to_numpy}
 
