@@ -9,7 +9,8 @@ one ensemble: their predictions are averaged, or voted per row for ``multi:softm
 (``label_size=1`` allowed), ``text/libsvm`` and ``application/x-recordio-protobuf``, many rows
 each, read by the codec registry; their width is checked against the booster's. A body of
 no bytes is answered 204. Predictions use every tree (``validate_features=False``), as AWS
-predicts. Answers, ``text/csv`` by default:
+predicts; rows are predicted in place (``inplace_predict``: the same numbers as through a
+``DMatrix``, without copying the rows into one first). Answers, ``text/csv`` by default:
 
 - without ``SAGEMAKER_INFERENCE_OUTPUT``: CSV of one prediction per line (a row per line for
   multi-output models), ``{"predictions": [{"score": ...}, ...]}`` for JSON, ``{"score": ...}``
@@ -82,8 +83,14 @@ class Loaded:
     def __post_init__(self) -> None:
         self.num_features = self.boosters[0].num_features()
 
-    def predict(self, dmatrix: Any) -> np.ndarray:
-        preds = [booster.predict(dmatrix, validate_features=False) for booster in self.boosters]
+    def predict(self, data: Any) -> np.ndarray:
+        """Every booster's prediction for ``data`` (a ``DMatrix``, or rows: a NumPy array or
+        CSR matrix, predicted in place, without the copy into a DMatrix; the same numbers),
+        combined as the AWS container combines an ensemble's."""
+        if hasattr(data, "num_col"):
+            preds = [booster.predict(data, validate_features=False) for booster in self.boosters]
+        else:
+            preds = [booster.inplace_predict(data, validate_features=False) for booster in self.boosters]
         if len(preds) == 1:
             return preds[0]
         if self.objective in VOTED:
@@ -165,7 +172,9 @@ class XGBoostFramework(ModelFramework):
             raise BadRequest(f"column(s) {', '.join(str(c + 1) for c in text)} of the {content_type} body hold "
                              f"text (e.g. {data[text[0]].dropna().iloc[0]!r}); XGBoost reads numbers only")
         self._check_width(data, str(content_type))
-        return xgb.DMatrix(data, missing=np.nan)
+        if self.script_mode:  # the AWS container's script-mode input_fn gives the user's predict_fn a DMatrix
+            return xgb.DMatrix(data, missing=np.nan, nthread=1)
+        return data
 
     def _check_width(self, data: Any, content_type: str) -> None:
         if self.loaded is None:
@@ -190,7 +199,7 @@ class XGBoostFramework(ModelFramework):
         import xgboost as xgb
 
         if not isinstance(data, xgb.DMatrix):
-            data = xgb.DMatrix(data)
+            data = xgb.DMatrix(data, nthread=1)
         return model.predict(data, validate_features=False)
 
     # -- output_fn ------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 One model, the abalone regressor of ``examples/abalone-xgboost`` (60 trees over the 10
 featurized columns), one featurized row per request (what a pipeline's featurizer sends):
 
-- in-process: ``Booster.predict`` on a one-row ``DMatrix`` made from the row (the floor: no
-  HTTP, no parsing), and our whole handler chain (``Transformer.invoke``: CSV in, CSV out);
+- in-process: ``Booster.predict`` on a one-row ``DMatrix`` made from the row (the floor the
+  goal is measured from: no HTTP, no parsing), ``Booster.inplace_predict`` on the row (what
+  the container calls), and our whole handler chain (``Transformer.invoke``: CSV in, CSV out);
 - ours: ``serving serve --framework xgboost``, CSV in and out;
 - MLServer 1.7.1 with its ``mlserver-xgboost`` runtime on the same model file, the V2 JSON
   protocol (``parallel_workers: 0``: its default inference pool dies on start on this
@@ -14,7 +15,7 @@ Both servers are driven by the same load generator, wrk (Debian's), with the sam
 every request: p50 latency at one connection, requests per second at 16. MLServer lives in a
 venv of its own (``--mlserver-venv``; made with pip when missing). Run:
 
-    .venv/bin/python bench/xgboost.py [--seconds 10]
+    .venv/bin/python bench/xgboost_container.py [--seconds 10]
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def wrk(url: str, body: bytes, content_type: str, connections: int, seconds: int
             "p99": latency["99"]}
 
 
-def in_process(booster: xgb.Booster, model_dir: Path, row: np.ndarray, body: bytes, n: int) -> tuple[float, float]:
+def in_process(booster: xgb.Booster, model_dir: Path, row: np.ndarray, body: bytes, n: int) -> tuple[float, float, float]:
     def p50(fn) -> float:
         for _ in range(200):
             fn()
@@ -96,9 +97,10 @@ def in_process(booster: xgb.Booster, model_dir: Path, row: np.ndarray, body: byt
 
     booster.set_param("nthread", 1)
     floor = p50(lambda: booster.predict(xgb.DMatrix(row), validate_features=False))
+    inplace = p50(lambda: booster.inplace_predict(row, validate_features=False))
     transformer = Transformer.from_settings(Settings.from_env({}, framework="xgboost", model_dir=str(model_dir)))
     chain = p50(lambda: transformer.invoke(body, "text/csv", "text/csv"))
-    return floor, chain
+    return floor, inplace, chain
 
 
 def mlserver_venv(path: Path) -> Path:
@@ -163,7 +165,7 @@ def main() -> None:
     booster.load_model(str(model_dir / "xgboost-model"))
     expected = booster.predict(xgb.DMatrix(row))[0]
 
-    floor, chain = in_process(booster, model_dir, row, csv_body, 3000)
+    floor, inplace, chain = in_process(booster, model_dir, row, csv_body, 3000)
     results = {}
     mlserver, port = start_mlserver(mlserver_venv(Path(args.mlserver_venv)), model_dir / "xgboost-model", folder)
     try:
@@ -189,6 +191,7 @@ def main() -> None:
             stop(ours)
 
     print(f"in-process Booster.predict (one-row DMatrix): p50 {floor:.3f} ms")
+    print(f"in-process Booster.inplace_predict:          p50 {inplace:.3f} ms")
     print(f"in-process handler chain (CSV in, CSV out):  p50 {chain:.3f} ms\n")
     print(f"{'server':<56} {'p50 c=1':>9} {'p99 c=1':>9} {'rps c=1':>8} {'rps c=16':>9} {'p50 c=16':>9}")
     for name, (one, sixteen) in results.items():
