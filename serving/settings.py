@@ -139,6 +139,9 @@ class Settings(ClientTimeouts):
                                           "ports the container may use besides its own (set by a pipeline)")
     sklearn_method: str | None = setting(None, "SERVING_SKLEARN_METHOD",
                                          "the estimator method sklearn calls (default predict, else transform)")
+    sklearn_compile: bool = setting(True, "SERVING_SKLEARN_COMPILE",
+                                    "false: run every scikit-learn step by scikit-learn, none compiled",
+                                    convert=_boolean)
     sparkml_schema: str | None = setting(None, "SAGEMAKER_SPARKML_SCHEMA",
                                          "the Spark ML container's input and output schema (JSON)")
     inference_output: str | None = setting(None, "SAGEMAKER_INFERENCE_OUTPUT",

@@ -48,15 +48,16 @@ class CsvCodec(Codec):
     text = True
     order = 10
 
-    def decode(self, text: str) -> Any:
+    def decode(self, text: str, frame: bool = True) -> Any:
+        """The batch; ``frame=False``: mixed columns as a :class:`~.tabular.ColumnBatch`, not a DataFrame."""
         if len(text) >= ARROW_MIN_BYTES and not wide(text):
-            batch = decode_with_arrow(text)
+            batch = decode_with_arrow(text, frame)
             if batch is not None:
                 return batch
         numbers_only = numeric_rows(text)
         if numbers_only is not None:
             return numbers_only
-        return rows_to_batch(rows_of(text), "CSV", plain=numbers.safe(text))
+        return rows_to_batch(rows_of(text), "CSV", plain=numbers.safe(text), frame=frame)
 
     def encode(self, data: Any) -> bytes:
         arr = to_array(data)
@@ -108,7 +109,7 @@ def _blank(row: list[str]) -> bool:
     return len(row) == 1 and not row[0].strip(BLANKS)
 
 
-def decode_with_arrow(text: str) -> Any:
+def decode_with_arrow(text: str, frame: bool = True) -> Any:
     """Large bodies, typed by the grammar: numbers, else stripped strings.
 
     Arrow infers the column types; a column it reads as numbers is checked against the
@@ -158,5 +159,5 @@ def decode_with_arrow(text: str) -> Any:
             columns.append(pc.cast(missing, pa.float64()).to_numpy(zero_copy_only=False))
         else:
             columns.append(trimmed.to_numpy(zero_copy_only=False).astype(object))
-    return columns_to_batch(columns)
+    return columns_to_batch(columns, frame)
 

@@ -25,7 +25,20 @@ except ImportError:  # pragma: no cover - scipy comes with scikit-learn
     _sparse = None
 
 
-def rows_to_batch(rows: Sequence[Sequence[Any]], what: str, plain: bool = False) -> np.ndarray | pd.DataFrame:
+class ColumnBatch(list):
+    """Typed columns of equal length, positional, not yet a DataFrame: what a compiled model
+    reads directly (building the frame costs more than a compiled featurizer's whole work)."""
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self[0]) if self else 0, len(self))
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(dict(enumerate(self)))
+
+
+def rows_to_batch(rows: Sequence[Sequence[Any]], what: str, plain: bool = False,
+                  frame: bool = True) -> np.ndarray | pd.DataFrame | ColumnBatch:
     """Rows of equal length -> float array, or a DataFrame with positional columns if mixed.
 
     Values are numbers by :mod:`serving.codecs.numbers`' grammar; ``plain``: the body they
@@ -49,7 +62,7 @@ def rows_to_batch(rows: Sequence[Sequence[Any]], what: str, plain: bool = False)
             pass
     if width > WIDE:
         return wide_batch(rows, plain)
-    return columns_to_batch([typed_column(col, plain) for col in zip(*rows)])
+    return columns_to_batch([typed_column(col, plain) for col in zip(*rows)], frame)
 
 
 # Above this many columns a batch is typed as one matrix, not column by column: pandas builds
@@ -85,11 +98,13 @@ NAN_SPELLINGS = ("nan", "NaN", "-nan", "-NaN")
 _not_grammar = np.frompyfunc(lambda v: isinstance(v, str) and not is_number(v.strip(" \t")), 1, 1)
 
 
-def columns_to_batch(columns: list[np.ndarray]) -> np.ndarray | pd.DataFrame:
-    """Typed columns -> a float array if all are numbers, else a DataFrame with positional names."""
+def columns_to_batch(columns: list[np.ndarray], frame: bool = True) -> np.ndarray | pd.DataFrame | ColumnBatch:
+    """Typed columns -> a float array if all are numbers, else a DataFrame with positional
+    names (``frame=False``: the columns as a :class:`ColumnBatch`)."""
     if all(col.dtype == np.float64 for col in columns):  # numbers with some missing values
         return np.column_stack(columns)
-    return pd.DataFrame(dict(enumerate(columns)))
+    batch = ColumnBatch(columns)
+    return batch.frame() if frame else batch
 
 
 def records_to_batch(records: Sequence[dict], what: str) -> pd.DataFrame:

@@ -7,18 +7,28 @@
   wrong one is a 400 that names what was expected. Then ``predict`` for predictors,
   ``transform`` for fitted transformers (the featurizer case), or the method named by
   ``SERVING_SKLEARN_METHOD``. Sparse output becomes dense rows.
+- The loaded estimator is compiled into a plan of NumPy operations
+  (:mod:`.compiled`; ``SERVING_SKLEARN_COMPILE=false`` turns it off), which gives
+  scikit-learn's numbers without its per-call cost; a request the plan cannot take (or a
+  step it does not know) goes to scikit-learn itself, whose answer or error it is.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ... import codecs
+from ...codecs.mediatype import MediaType
+from ...codecs.tabular import ColumnBatch
 from ...errors import BadRequest, ConfigurationError
 from ..model.handler import ModelFramework
+
+log = logging.getLogger("serving")
 
 METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "transform")
 MODEL_SUFFIXES = (".joblib", ".pkl", ".pickle")
@@ -33,6 +43,8 @@ class SklearnFramework(ModelFramework):
         if method is not None and method not in METHODS:
             raise ConfigurationError(f"SERVING_SKLEARN_METHOD={method} is not one of: {', '.join(METHODS)}")
         self.method = method
+        self.plan = None
+        self.planned: Any = None  # the estimator the plan was compiled from
 
     def model_fn(self, model_dir: str) -> Any:
         import joblib
@@ -48,7 +60,12 @@ class SklearnFramework(ModelFramework):
                 f"{len(found)} model files in {model_dir} ({', '.join(p.name for p in found)}): keep one, or define model_fn"
             )
         model = joblib.load(found[0])
-        self.method_for(model)  # fail at start-up, not on the first request
+        method = self.method_for(model)  # fail at start-up, not on the first request
+        if self.settings.sklearn_compile:
+            from .compiled import compile_model
+
+            self.plan, self.planned = compile_model(model, method), model
+            log.info("scikit-learn %s.%s: %s", type(model).__name__, method, self.plan.summary())
         return model
 
     def method_for(self, model: Any) -> str:
@@ -61,8 +78,30 @@ class SklearnFramework(ModelFramework):
                 return method
         raise ConfigurationError(f"{type(model).__name__} has neither predict() nor transform(); define predict_fn")
 
+    def using_script(self, hooks: dict) -> None:
+        # the decoder's columns go straight to the plan only when no user hook sees the batch
+        self.columns_ok = not ({"input_fn", "predict_fn", "transform_fn"} & set(hooks))
+
+    def input_fn(self, body: bytes | str, content_type: MediaType) -> Any:
+        if (self.plan is not None and self.plan.complete and getattr(self, "columns_ok", False)
+                and str(content_type) == "text/csv" and isinstance(body, str)):
+            return codecs.REGISTRY["text/csv"].decode(body, frame=False)
+        return super().input_fn(body, content_type)
+
     def predict_fn(self, data: Any, model: Any) -> Any:
+        if isinstance(data, ColumnBatch):
+            if model is self.planned and data.shape[1] == model.n_features_in_:
+                try:
+                    return self.plan.run(data)
+                except Exception:  # noqa: BLE001 - scikit-learn itself answers, or words the error
+                    pass
+            data = data.frame()
         batch = shape_for(model, data)
+        if self.plan is not None and model is self.planned:
+            try:
+                return self.plan.run(batch)
+            except Exception:  # noqa: BLE001 - scikit-learn itself answers, or words the error
+                pass
         try:
             out = getattr(model, self.method_for(model))(batch)
         except (ValueError, TypeError) as exc:

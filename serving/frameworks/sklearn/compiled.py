@@ -1,0 +1,364 @@
+"""Fitted scikit-learn estimators compiled, at load, into plans of NumPy operations.
+
+scikit-learn spends most of a small request on what does not change between requests:
+validating the input, building pandas frames, dispatching on each step's type and
+parameters. :func:`compile_model` does that once. It walks the fitted estimator and turns
+each step it knows into a node holding the fitted values as arrays and running the same
+elementwise arithmetic scikit-learn runs (``X -= mean_; X /= scale_``, the same ``np.where``
+fill, the same one-hot positions, the same ``X @ coef_.T + intercept_``), so the numbers are
+scikit-learn's. A step it does not know becomes a :class:`Fallback` that calls scikit-learn
+on the very input scikit-learn would have given it; every model therefore still works, and
+:attr:`Plan.report` says which steps were compiled and which fall back.
+
+Errors are scikit-learn's: when a compiled plan raises on a request (an unknown category
+under ``handle_unknown="error"``, a string in a numeric column), the caller runs
+scikit-learn itself on the same input, which raises its own message (or answers: the plan
+is only ever a faster way to the same result).
+
+Known steps: ``Pipeline``, ``ColumnTransformer`` (the fitted column indices; ``remainder``
+drop, passthrough or a transformer), ``SimpleImputer`` (NaN missing values, every strategy,
+no indicator), ``StandardScaler``, ``OneHotEncoder`` (no ``drop``, no infrequent categories;
+unknown values ignored or refused), ``FunctionTransformer`` of nothing or of a NumPy ufunc,
+and the linear regressors' ``predict``
+(``LinearRegression``, ``Ridge``, ``Lasso``, ``ElasticNet``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+try:
+    import pandas as pd
+except ImportError:  # pragma: no cover - pandas is a dependency of the runtime
+    pd = None
+
+
+class Node:
+    """One compiled step: ``run(X)`` takes what scikit-learn's step takes and returns what it returns."""
+
+    label = ""
+
+    def run(self, X: Any) -> Any:
+        raise NotImplementedError
+
+    def report(self, path: str) -> list[tuple[str, bool]]:
+        return [(path or self.label, True)]
+
+
+@dataclass
+class Fallback(Node):
+    """A step the compiler does not know: scikit-learn's own method, on the same input."""
+
+    estimator: Any
+    method: str
+
+    def run(self, X: Any) -> Any:
+        return getattr(self.estimator, self.method)(X)
+
+    def report(self, path: str) -> list[tuple[str, bool]]:
+        return [(path or type(self.estimator).__name__, False)]
+
+
+@dataclass
+class Sequence(Node):
+    steps: list[tuple[str, Node]]
+
+    def run(self, X: Any) -> Any:
+        for _, step in self.steps:
+            X = step.run(X)
+        return X
+
+    def report(self, path: str) -> list[tuple[str, bool]]:
+        return [entry for name, step in self.steps for entry in step.report(f"{path}/{name}" if path else name)]
+
+
+@dataclass
+class Columns(Node):
+    """A fitted ``ColumnTransformer``: each part on its fitted column indices, then side by side."""
+
+    parts: list[tuple[str, Node | str, list[int]]]  # (name, node, "passthrough" or "drop"; input indices)
+    width: int
+    names: list[str] | None  # the fitted column names: a frame must have them, in this order
+
+    def run(self, X: Any) -> Any:
+        if X.shape[1] != self.width:
+            raise ValueError("width")  # scikit-learn words the error
+        if self.names is not None and pd is not None and isinstance(X, pd.DataFrame) and list(X.columns) != self.names:
+            raise ValueError("columns by name")  # scikit-learn selects by name: let it
+        table = _columns(X)
+        blocks = []
+        for _, node, indices in self.parts:
+            if node == "drop" or not indices:
+                continue
+            if node == "passthrough":
+                blocks.append(_stack([table[i] for i in indices]))
+            elif isinstance(node, Fallback):  # scikit-learn's step gets what ColumnTransformer gives it
+                out = node.run(_subset(X, indices))
+                blocks.append(out.toarray() if hasattr(out, "toarray") else np.asarray(out))
+            else:
+                blocks.append(node.run(_stack([table[i] for i in indices])))
+        if not blocks:
+            return np.zeros((X.shape[0], 0))
+        return np.hstack(blocks)
+
+    def report(self, path: str) -> list[tuple[str, bool]]:
+        out = [(path or "ColumnTransformer", True)]
+        for name, node, _ in self.parts:
+            if isinstance(node, Node):
+                out += node.report(f"{path}/{name}" if path else name)
+        return out
+
+
+@dataclass
+class Imputer(Node):
+    label = "SimpleImputer"
+    statistics: np.ndarray
+    keep: np.ndarray | None  # columns kept (those whose statistic is not NaN), None: all
+    numeric: bool
+
+    def run(self, X: Any) -> np.ndarray:
+        if self.numeric:
+            X = np.asarray(X, dtype=np.float64)
+            mask = np.isnan(X)
+        else:
+            X = np.asarray(X, dtype=object)
+            mask = X != X  # scikit-learn's NaN test for object arrays
+        if self.keep is not None:
+            X, mask = X[:, self.keep], mask[:, self.keep]
+        if mask.any():
+            return np.where(mask, self.statistics, X)
+        return X.copy() if self.numeric else X
+
+
+@dataclass
+class Scaler(Node):
+    label = "StandardScaler"
+    mean: np.ndarray | None
+    scale: np.ndarray | None
+
+    def run(self, X: Any) -> np.ndarray:
+        X = np.array(X, dtype=np.float64)  # a copy, as scikit-learn's transform makes one
+        if self.mean is not None:
+            X -= self.mean
+        if self.scale is not None:
+            X /= self.scale
+        return X
+
+
+@dataclass
+class OneHot(Node):
+    label = "OneHotEncoder"
+    tables: list[dict]  # value -> position in that feature's categories
+    nan_at: list[int | None]  # where NaN is a category
+    offsets: np.ndarray
+    width: int
+    ignore_unknown: bool
+    dtype: Any
+
+    def run(self, X: Any) -> np.ndarray:
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != len(self.tables):
+            raise ValueError("width")  # scikit-learn words the error
+        out = np.zeros((X.shape[0], self.width), dtype=self.dtype)
+        rows = np.arange(X.shape[0])
+        for j, (table, nan_at) in enumerate(zip(self.tables, self.nan_at)):
+            codes = np.fromiter((_lookup(table, nan_at, v) for v in X[:, j].tolist()), dtype=np.int64, count=X.shape[0])
+            known = codes >= 0
+            if not known.all() and not self.ignore_unknown:
+                raise ValueError("unknown category")  # scikit-learn words the error
+            out[rows[known], self.offsets[j] + codes[known]] = 1
+        return out
+
+
+def _lookup(table: dict, nan_at: int | None, value: Any) -> int:
+    if isinstance(value, float) and math.isnan(value):
+        return -1 if nan_at is None else nan_at
+    try:
+        return table.get(value, -1)
+    except TypeError:  # unhashable
+        return -1
+
+
+@dataclass
+class Function(Node):
+    """``FunctionTransformer`` of nothing (what ``remainder="passthrough"`` becomes) or of a NumPy ufunc."""
+
+    label = "FunctionTransformer"
+    func: Any
+
+    def run(self, X: Any) -> Any:
+        return X if self.func is None else self.func(X)
+
+
+@dataclass
+class Linear(Node):
+    label = "linear model"
+    coef_t: np.ndarray
+    intercept: Any
+
+    def run(self, X: Any) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        return X @ self.coef_t + self.intercept
+
+
+# -- the input as scikit-learn's steps see it ---------------------------------------------
+def _columns(X: Any) -> list[np.ndarray]:
+    """The columns of ``X`` as arrays. A frame is read in one ``to_numpy`` (object when its
+    columns are mixed: the numbers stay the same floats), four times faster than column by
+    column."""
+    if isinstance(X, list):  # a ColumnBatch: the decoder's own typed columns
+        return X
+    X = X.to_numpy() if pd is not None and isinstance(X, pd.DataFrame) else np.asarray(X)
+    return [X[:, i] for i in range(X.shape[1])]
+
+
+def _subset(X: Any, indices: list[int]) -> Any:
+    if isinstance(X, list):
+        return _stack([X[i] for i in indices])
+    if pd is not None and isinstance(X, pd.DataFrame):
+        return X.iloc[:, indices]
+    return np.asarray(X)[:, indices]
+
+
+def _stack(columns: list[np.ndarray]) -> np.ndarray:
+    if all(c.dtype.kind == "f" for c in columns):
+        return np.column_stack(columns).astype(np.float64, copy=False)
+    return np.column_stack(columns).astype(object, copy=False)
+
+
+# -- the compiler ---------------------------------------------------------------------------
+@dataclass
+class Plan:
+    """A compiled model: ``run`` gives what ``method`` gives; ``report`` lists (step, compiled)."""
+
+    root: Node
+    method: str
+    report: list[tuple[str, bool]] = field(default_factory=list)
+
+    def run(self, X: Any) -> Any:
+        return self.root.run(X)
+
+    @property
+    def compiled(self) -> bool:
+        return any(done for _, done in self.report)
+
+    @property
+    def complete(self) -> bool:
+        """Every step compiled: the plan may take positional columns straight from a decoder."""
+        return all(done for _, done in self.report)
+
+    def summary(self) -> str:
+        done = [path for path, ok in self.report if ok]
+        fallback = [path for path, ok in self.report if not ok]
+        parts = [f"compiled: {', '.join(done) or 'nothing'}"]
+        if fallback:
+            parts.append(f"run by scikit-learn: {', '.join(fallback)}")
+        return "; ".join(parts)
+
+
+def compile_model(estimator: Any, method: str) -> Plan:
+    root = _compile(estimator, method)
+    return Plan(root, method, root.report(""))
+
+
+def _compile(est: Any, method: str) -> Node:
+    compiler = _COMPILERS.get(type(est).__name__)
+    if compiler is not None and type(est).__module__.startswith("sklearn."):
+        node = compiler(est, method)
+        if node is not None:
+            return node
+    return Fallback(est, method)
+
+
+def _pipeline(est: Any, method: str) -> Node | None:
+    steps = [(name, step) for name, step in est.steps if step not in (None, "passthrough")]
+    if not steps:
+        return None
+    nodes = [(name, _compile(step, "transform")) for name, step in steps[:-1]]
+    nodes.append((steps[-1][0], _compile(steps[-1][1], method)))
+    return Sequence(nodes)
+
+
+def _column_transformer(est: Any, method: str) -> Node | None:
+    if method != "transform" or not hasattr(est, "_transformer_to_input_indices"):
+        return None
+    parts = []
+    for name, trans, _ in est.transformers_:
+        indices = list(est._transformer_to_input_indices.get(name, []))
+        if isinstance(trans, str):
+            if trans not in ("drop", "passthrough"):
+                return None
+            parts.append((name, trans, indices))
+        else:
+            parts.append((name, _compile(trans, "transform"), indices))
+    names = getattr(est, "feature_names_in_", None)
+    return Columns(parts, est.n_features_in_, None if names is None else list(names))
+
+
+def _imputer(est: Any, method: str) -> Node | None:
+    missing = est.missing_values
+    if method != "transform" or est.add_indicator or not (isinstance(missing, float) and math.isnan(missing)):
+        return None
+    kind = est._fit_dtype.kind
+    if kind not in "fiuO":
+        return None
+    statistics = np.asarray(est.statistics_)
+    fill_dtype = getattr(est, "_fill_dtype", statistics.dtype)
+    keep = None
+    if not est.keep_empty_features:  # a feature with no value at fit has no statistic: scikit-learn drops it
+        invalid = statistics != statistics
+        if invalid.any():
+            keep = np.flatnonzero(~invalid)
+            statistics = statistics[keep]
+    return Imputer(statistics.astype(fill_dtype, copy=False), keep, kind != "O")
+
+
+def _scaler(est: Any, method: str) -> Node | None:
+    if method != "transform":
+        return None
+    return Scaler(est.mean_ if est.with_mean else None, est.scale_ if est.with_std else None)
+
+
+def _one_hot(est: Any, method: str) -> Node | None:
+    if (method != "transform" or est.drop_idx_ is not None or getattr(est, "_infrequent_enabled", False)
+            or est.handle_unknown not in ("ignore", "error")):
+        return None
+    tables, nan_at = [], []
+    for categories in est.categories_:
+        table, where = {}, None
+        for i, value in enumerate(categories.tolist()):
+            if isinstance(value, float) and math.isnan(value):
+                where = i
+            else:
+                table[value] = i
+        tables.append(table)
+        nan_at.append(where)
+    sizes = [len(c) for c in est.categories_]
+    return OneHot(tables, nan_at, np.cumsum([0] + sizes[:-1]), sum(sizes), est.handle_unknown == "ignore", est.dtype)
+
+
+def _function(est: Any, method: str) -> Node | None:
+    if method != "transform" or est.validate or est.kw_args or not (est.func is None or isinstance(est.func, np.ufunc)):
+        return None
+    return Function(est.func)
+
+
+def _linear(est: Any, method: str) -> Node | None:
+    if method != "predict" or not hasattr(est, "coef_"):
+        return None
+    return Linear(np.asarray(est.coef_).T, est.intercept_)
+
+
+_COMPILERS: dict[str, Callable[[Any, str], Node | None]] = {
+    "Pipeline": _pipeline,
+    "ColumnTransformer": _column_transformer,
+    "SimpleImputer": _imputer,
+    "StandardScaler": _scaler,
+    "OneHotEncoder": _one_hot,
+    "FunctionTransformer": _function,
+    **{name: _linear for name in ("LinearRegression", "Ridge", "Lasso", "ElasticNet")},
+}

@@ -1,0 +1,172 @@
+"""The compiled scikit-learn plan gives scikit-learn's own numbers, and scikit-learn's errors.
+
+Every expected value is scikit-learn's method on the same input; the plan is checked bit for
+bit (``assert_array_equal``), one row and many, on generated data with NaNs, unseen
+categories and extreme values.
+"""
+
+from __future__ import annotations
+
+import io
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sklearn.compose import ColumnTransformer
+from sklearn.decomposition import PCA
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from serving.frameworks.sklearn.compiled import compile_model
+from tests.conftest import ABALONE
+
+NAMES = ["sex", "length", "diameter", "height", "whole_weight", "shucked_weight", "viscera_weight", "shell_weight"]
+FINITE = st.floats(-1e6, 1e6, allow_nan=False)
+WITH_NAN = st.one_of(FINITE, st.just(float("nan")))
+CATEGORIES = st.sampled_from(["a", "b", "c", "zz", float("nan")])
+
+
+def same(plan, estimator, X, method="transform"):
+    expected = getattr(estimator, method)(X)
+    expected = expected.toarray() if hasattr(expected, "toarray") else expected
+    np.testing.assert_array_equal(plan.run(X), expected)
+
+
+def test_the_abalone_featurizer_and_regressor_compile_whole_and_answer_as_scikit_learn(abalone_models):
+    featurizer = joblib.load(abalone_models[0] / "model.joblib")
+    regressor = joblib.load(abalone_models[1] / "model.joblib")
+    frame = pd.read_csv(ABALONE, header=None, names=NAMES + ["rings"])[NAMES]
+    plan = compile_model(featurizer, "transform")
+    assert plan.complete and plan.summary() == (
+        "compiled: ColumnTransformer, numeric/simpleimputer, numeric/standardscaler, sex/simpleimputer, "
+        "sex/onehotencoder")
+    for rows in (frame.iloc[:1], frame.iloc[:7], frame):
+        same(plan, featurizer, rows)
+    features = featurizer.transform(frame)
+    same(compile_model(regressor, "predict"), regressor, features, "predict")
+    same(compile_model(regressor, "predict"), regressor, features[:1], "predict")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["mean", "median", "most_frequent", "constant"]), st.integers(1, 30), st.data())
+def test_simple_imputer_numeric(strategy, rows, data):
+    fit = np.array(data.draw(st.lists(st.lists(WITH_NAN, min_size=3, max_size=3), min_size=rows, max_size=rows)))
+    imputer = SimpleImputer(strategy=strategy, fill_value=-7.5).fit(fit)
+    X = np.array(data.draw(st.lists(st.lists(WITH_NAN, min_size=3, max_size=3), min_size=1, max_size=20)))
+    same(compile_model(imputer, "transform"), imputer, X)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(["most_frequent", "constant"]), st.data())
+def test_simple_imputer_text(strategy, data):
+    fit = np.array(data.draw(st.lists(st.lists(CATEGORIES, min_size=2, max_size=2), min_size=1, max_size=20)), dtype=object)
+    imputer = SimpleImputer(strategy=strategy, fill_value="missing").fit(fit)
+    X = np.array(data.draw(st.lists(st.lists(CATEGORIES, min_size=2, max_size=2), min_size=1, max_size=10)), dtype=object)
+    same(compile_model(imputer, "transform"), imputer, X)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.booleans(), st.booleans(), st.data())
+def test_standard_scaler(with_mean, with_std, data):
+    fit = np.array(data.draw(st.lists(st.lists(FINITE, min_size=4, max_size=4), min_size=2, max_size=30)))
+    scaler = StandardScaler(with_mean=with_mean, with_std=with_std).fit(fit)
+    X = np.array(data.draw(st.lists(st.lists(WITH_NAN, min_size=4, max_size=4), min_size=1, max_size=20)))
+    same(compile_model(scaler, "transform"), scaler, X)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_one_hot_encoder_ignores_unseen_categories_and_keeps_nan_as_one(data):
+    fit = np.array(data.draw(st.lists(st.lists(CATEGORIES, min_size=2, max_size=2), min_size=1, max_size=20)), dtype=object)
+    encoder = OneHotEncoder(handle_unknown="ignore").fit(fit)
+    X = np.array(data.draw(st.lists(st.lists(CATEGORIES, min_size=2, max_size=2), min_size=1, max_size=10)), dtype=object)
+    same(compile_model(encoder, "transform"), encoder, X)
+
+
+def test_one_hot_encoder_of_numbers():
+    encoder = OneHotEncoder(sparse_output=False).fit(np.array([[1.0, 3.0], [2.0, np.nan], [1.0, 3.0]]))
+    same(compile_model(encoder, "transform"), encoder, np.array([[2.0, np.nan], [1.0, 3.0]]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(["drop", "passthrough"]), st.data())
+def test_column_transformer_on_named_frames(remainder, data):
+    n = data.draw(st.integers(2, 25))
+    frame = pd.DataFrame({
+        "kind": data.draw(st.lists(st.sampled_from(["a", "b", "c"]), min_size=n, max_size=n)),
+        "x": data.draw(st.lists(WITH_NAN, min_size=n, max_size=n)),
+        "y": data.draw(st.lists(FINITE, min_size=n, max_size=n)),
+        "z": data.draw(st.lists(FINITE, min_size=n, max_size=n)),
+    })
+    model = ColumnTransformer([
+        ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), ["x", "y"]),
+        ("cat", OneHotEncoder(handle_unknown="ignore"), ["kind"]),
+    ], remainder=remainder).fit(frame)
+    plan = compile_model(model, "transform")
+    assert plan.complete
+    same(plan, model, frame)
+    same(plan, model, frame.iloc[:1])
+    frame.loc[0, "kind"] = "never seen"
+    same(plan, model, frame)
+
+
+@pytest.mark.parametrize("regressor", [LinearRegression(), Ridge(alpha=0.5), Lasso(alpha=0.01), ElasticNet(alpha=0.01)])
+def test_linear_regressors(regressor):
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(200, 6)) * [1, 10, 100, 1e-3, 5, 1]
+    regressor.fit(X, X @ [1.0, -2.0, 0.5, 3.0, 0.0, 1.5] + rng.normal(size=200))
+    plan = compile_model(regressor, "predict")
+    for rows in (X[:1], X[:13], X):
+        same(plan, regressor, rows, "predict")
+
+
+def test_an_unknown_step_runs_through_scikit_learn():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 4))
+    model = make_pipeline(StandardScaler(), PCA(n_components=2), Ridge()).fit(X, X[:, 0])
+    plan = compile_model(model, "predict")
+    assert not plan.complete
+    assert plan.summary() == "compiled: standardscaler, ridge; run by scikit-learn: pca"
+    same(plan, model, X, "predict")
+
+
+# -- served: the same answers and the same errors as without the compiler ----------------
+@pytest.fixture(scope="module")
+def refusing_model(tmp_path_factory):
+    """A featurizer that refuses unknown categories (handle_unknown='error')."""
+    frame = pd.read_csv(ABALONE, header=None, names=NAMES + ["rings"])[NAMES]
+    model = ColumnTransformer([("sex", OneHotEncoder(handle_unknown="error"), ["sex"]),
+                               ("num", StandardScaler(), NAMES[1:])]).fit(frame)
+    folder = tmp_path_factory.mktemp("refusing")
+    joblib.dump(model, folder / "model.joblib")
+    return folder
+
+
+@pytest.mark.parametrize("body", [
+    "M,0.455,0.365,0.095,0.514,0.2245,0.101,0.15\nF,0.53,0.42,0.135,0.677,0.2565,0.1415,0.21\n",
+    "X,0.455,0.365,0.095,0.514,0.2245,0.101,0.15\n",  # an unknown category: scikit-learn's 400
+    "M,abc,0.365,0.095,0.514,0.2245,0.101,0.15\n",  # a string in a numeric column
+    "M,0.455,0.365\n",  # too few columns
+])
+def test_served_answers_and_errors_are_those_without_the_compiler(serve, refusing_model, body):
+    compiled = serve(refusing_model, framework="sklearn")
+    plain = serve(refusing_model, framework="sklearn", env={"SERVING_SKLEARN_COMPILE": "false"})
+    got, want = compiled.invoke(body, accept="text/csv"), plain.invoke(body, accept="text/csv")
+    assert (got.status_code, got.headers["Content-Type"], got.content) == (
+        want.status_code, want.headers["Content-Type"], want.content)
+    assert "scikit-learn ColumnTransformer.transform: compiled: ColumnTransformer, sex, num" in compiled.log()
+    assert "compiled:" not in plain.log()
+
+
+def test_function_transformer_of_a_ufunc():
+    from sklearn.preprocessing import FunctionTransformer
+
+    model = make_pipeline(FunctionTransformer(np.log1p), StandardScaler()).fit(np.abs(np.random.default_rng(1).normal(size=(30, 3))))
+    plan = compile_model(model, "transform")
+    assert plan.complete
+    same(plan, model, np.array([[0.5, 2.0, np.nan], [0.0, 1e6, 3.0]]))
