@@ -20,7 +20,9 @@ from sklearn.decomposition import PCA
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, Ridge
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import (
+    Binarizer, MaxAbsScaler, MinMaxScaler, OneHotEncoder, RobustScaler, StandardScaler,
+)
 
 from serving.frameworks.sklearn.compiled import compile_model
 from tests.conftest import ABALONE
@@ -32,9 +34,18 @@ CATEGORIES = st.sampled_from(["a", "b", "c", "zz", float("nan")])
 
 
 def same(plan, estimator, X, method="transform"):
-    expected = getattr(estimator, method)(X)
+    """The plan gives scikit-learn's array, or raises where scikit-learn raises (the container
+    then lets scikit-learn word the error)."""
+    try:
+        expected = getattr(estimator, method)(X)
+    except ValueError:
+        with pytest.raises(Exception):
+            plan.run(X)
+        return
     expected = expected.toarray() if hasattr(expected, "toarray") else expected
-    np.testing.assert_array_equal(plan.run(X), expected)
+    got = plan.run(X)
+    np.testing.assert_array_equal(got, expected)
+    assert got.dtype == np.asarray(expected).dtype
 
 
 def test_the_abalone_featurizer_and_regressor_compile_whole_and_answer_as_scikit_learn(abalone_models):
@@ -77,6 +88,31 @@ def test_standard_scaler(with_mean, with_std, data):
     scaler = StandardScaler(with_mean=with_mean, with_std=with_std).fit(fit)
     X = np.array(data.draw(st.lists(st.lists(WITH_NAN, min_size=4, max_size=4), min_size=1, max_size=20)))
     same(compile_model(scaler, "transform"), scaler, X)
+
+
+SCALERS = [StandardScaler(), StandardScaler(with_mean=False), RobustScaler(), RobustScaler(with_centering=False),
+           MinMaxScaler(), MinMaxScaler(feature_range=(-2, 3), clip=True), MaxAbsScaler(), MaxAbsScaler(clip=True),
+           Binarizer(threshold=0.25)]
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.sampled_from(SCALERS), st.sampled_from([np.float64, np.float32]), st.data())
+def test_scalers_keep_scikit_learns_numbers_and_float_type(scaler, dtype, data):
+    fit = np.array(data.draw(st.lists(st.lists(FINITE, min_size=3, max_size=3), min_size=2, max_size=30)))
+    scaler = type(scaler)(**scaler.get_params()).fit(fit)
+    X = np.array(data.draw(st.lists(st.lists(st.one_of(FINITE, st.just(float("nan")), st.just(1e300)), min_size=3,
+                                             max_size=3), min_size=1, max_size=20))).astype(dtype)
+    plan = compile_model(scaler, "transform")
+    assert plan.complete
+    same(plan, scaler, X)
+
+
+def test_the_imputer_keeps_float32():
+    imputer = SimpleImputer(strategy="mean").fit(np.array([[1.0, 2.0], [np.nan, 3.0]]))
+    X = np.array([[np.nan, 1.5]], dtype=np.float32)
+    same(compile_model(imputer, "transform"), imputer, X)
+    assert compile_model(imputer, "transform").run(X).dtype == np.float32
+    same(compile_model(imputer, "transform"), imputer, np.array([[np.inf, 1.0]]))  # refused by both
 
 
 @settings(max_examples=60, deadline=None)

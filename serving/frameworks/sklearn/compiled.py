@@ -17,7 +17,8 @@ is only ever a faster way to the same result).
 
 Known steps: ``Pipeline``, ``ColumnTransformer`` (the fitted column indices; ``remainder``
 drop, passthrough or a transformer), ``SimpleImputer`` (NaN missing values, every strategy,
-no indicator), ``StandardScaler``, ``OneHotEncoder`` (no ``drop``, no infrequent categories;
+no indicator), ``StandardScaler``, ``RobustScaler``, ``MinMaxScaler``, ``MaxAbsScaler``,
+``Binarizer``, ``OneHotEncoder`` (no ``drop``, no infrequent categories;
 unknown values ignored or refused), ``FunctionTransformer`` of nothing or of a NumPy ufunc,
 and the linear regressors' ``predict``
 (``LinearRegression``, ``Ridge``, ``Lasso``, ``ElasticNet``).
@@ -113,6 +114,17 @@ class Columns(Node):
         return out
 
 
+def _floats(X: Any, allow_nan: bool = True) -> np.ndarray:
+    """A copy of ``X`` in the float type scikit-learn's checks keep (float64, float32 or
+    float16; anything else becomes float64). Values scikit-learn's check refuses (infinities;
+    NaN too unless allowed) raise, so that scikit-learn itself words the error."""
+    X = np.asarray(X)
+    X = np.array(X, dtype=X.dtype if X.dtype.kind == "f" else np.float64)
+    if (np.isinf(X).any() if allow_nan else not np.isfinite(X).all()):
+        raise ValueError("not finite")
+    return X
+
+
 @dataclass
 class Imputer(Node):
     label = "SimpleImputer"
@@ -122,30 +134,58 @@ class Imputer(Node):
 
     def run(self, X: Any) -> np.ndarray:
         if self.numeric:
-            X = np.asarray(X, dtype=np.float64)
+            X = _floats(X)
             mask = np.isnan(X)
         else:
-            X = np.asarray(X, dtype=object)
+            X = np.array(X, dtype=object)
             mask = X != X  # scikit-learn's NaN test for object arrays
         if self.keep is not None:
             X, mask = X[:, self.keep], mask[:, self.keep]
-        if mask.any():
-            return np.where(mask, self.statistics, X)
-        return X.copy() if self.numeric else X
+        if mask.any():  # in place, so the values take X's type, as scikit-learn's assignment does
+            X[mask] = np.broadcast_to(self.statistics, X.shape)[mask]
+        return X
 
 
 @dataclass
-class Scaler(Node):
-    label = "StandardScaler"
-    mean: np.ndarray | None
-    scale: np.ndarray | None
+class Affine(Node):
+    """Elementwise in-place steps on a float copy, in scikit-learn's order: what
+    ``StandardScaler``, ``RobustScaler``, ``MinMaxScaler`` and ``MaxAbsScaler`` compute."""
+
+    label = "scaler"
+    steps: list[tuple[str, np.ndarray]]  # ("sub" | "div" | "mul" | "add", values)
+    clip: tuple[float, float] | None = None
+    cast: bool = False  # the values are cast to X's float type first (StandardScaler does)
 
     def run(self, X: Any) -> np.ndarray:
-        X = np.array(X, dtype=np.float64)  # a copy, as scikit-learn's transform makes one
-        if self.mean is not None:
-            X -= self.mean
-        if self.scale is not None:
-            X /= self.scale
+        X = _floats(X)
+        for op, values in self.steps:
+            if self.cast:
+                values = values.astype(X.dtype, copy=False)
+            if op == "sub":
+                X -= values
+            elif op == "div":
+                X /= values
+            elif op == "mul":
+                X *= values
+            else:
+                X += values
+        if self.clip is not None:
+            np.clip(X, np.asarray(self.clip[0], dtype=X.dtype), np.asarray(self.clip[1], dtype=X.dtype), out=X)
+        return X
+
+
+@dataclass
+class Threshold(Node):
+    """``Binarizer``: 1 above the threshold, else 0 (NaN too), as ``binarize`` writes it."""
+
+    label = "Binarizer"
+    threshold: float
+
+    def run(self, X: Any) -> np.ndarray:
+        X = _floats(X, allow_nan=False)
+        above = X > self.threshold
+        X[above] = 1
+        X[~above] = 0
         return X
 
 
@@ -201,7 +241,7 @@ class Linear(Node):
     intercept: Any
 
     def run(self, X: Any) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float64)
+        X = _floats(X, allow_nan=False)
         return X @ self.coef_t + self.intercept
 
 
@@ -212,7 +252,13 @@ def _columns(X: Any) -> list[np.ndarray]:
     column."""
     if isinstance(X, list):  # a ColumnBatch: the decoder's own typed columns
         return X
-    X = X.to_numpy() if pd is not None and isinstance(X, pd.DataFrame) else np.asarray(X)
+    if pd is not None and isinstance(X, pd.DataFrame):
+        values = X.to_numpy()
+        if values.dtype != object:
+            return [values[:, i] for i in range(values.shape[1])]
+        return [values[:, i].astype(dtype) if dtype.kind in "fiub" else values[:, i]  # each column's own type
+                for i, dtype in enumerate(X.dtypes)]
+    X = np.asarray(X)
     return [X[:, i] for i in range(X.shape[1])]
 
 
@@ -225,9 +271,8 @@ def _subset(X: Any, indices: list[int]) -> Any:
 
 
 def _stack(columns: list[np.ndarray]) -> np.ndarray:
-    if all(c.dtype.kind == "f" for c in columns):
-        return np.column_stack(columns).astype(np.float64, copy=False)
-    return np.column_stack(columns).astype(object, copy=False)
+    """Columns side by side, as NumPy stacks them: one common type (object if any is)."""
+    return np.column_stack(columns)
 
 
 # -- the compiler ---------------------------------------------------------------------------
@@ -320,7 +365,22 @@ def _imputer(est: Any, method: str) -> Node | None:
 def _scaler(est: Any, method: str) -> Node | None:
     if method != "transform":
         return None
-    return Scaler(est.mean_ if est.with_mean else None, est.scale_ if est.with_std else None)
+    name = type(est).__name__
+    if name == "StandardScaler":
+        steps = [("sub", est.mean_)] * bool(est.with_mean) + [("div", est.scale_)] * bool(est.with_std)
+        return Affine([(op, v) for op, v in steps if v is not None], cast=True)
+    if name == "RobustScaler":
+        steps = [("sub", est.center_)] * bool(est.with_centering) + [("div", est.scale_)] * bool(est.with_scaling)
+        return Affine(steps)
+    if name == "MinMaxScaler":
+        return Affine([("mul", est.scale_), ("add", est.min_)], tuple(est.feature_range) if est.clip else None)
+    if name == "MaxAbsScaler":
+        return Affine([("div", est.scale_)], (-1.0, 1.0) if getattr(est, "clip", False) else None)
+    return None
+
+
+def _binarizer(est: Any, method: str) -> Node | None:
+    return Threshold(float(est.threshold)) if method == "transform" else None
 
 
 def _one_hot(est: Any, method: str) -> Node | None:
@@ -357,7 +417,8 @@ _COMPILERS: dict[str, Callable[[Any, str], Node | None]] = {
     "Pipeline": _pipeline,
     "ColumnTransformer": _column_transformer,
     "SimpleImputer": _imputer,
-    "StandardScaler": _scaler,
+    **{name: _scaler for name in ("StandardScaler", "RobustScaler", "MinMaxScaler", "MaxAbsScaler")},
+    "Binarizer": _binarizer,
     "OneHotEncoder": _one_hot,
     "FunctionTransformer": _function,
     **{name: _linear for name in ("LinearRegression", "Ridge", "Lasso", "ElasticNet")},
