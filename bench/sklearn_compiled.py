@@ -3,7 +3,9 @@
 One abalone CSV row (and 100 rows) through the whole handler chain (``Transformer.invoke``:
 decode, transform or predict, encode) of the featurizer and of the Ridge regressor, with
 the compiler (the default) and with ``SERVING_SKLEARN_COMPILE=false``, in the same run; and
-the load time of each. The answers are checked equal byte for byte first. Run:
+the load time of each. The answers are checked equal byte for byte first. Then a 100-tree
+``RandomForestRegressor`` on the featurized abalone rows: ``predict`` of one row against the
+compiled plan's. Run:
 
     .venv/bin/python bench/sklearn_compiled.py [--requests 3000]
 """
@@ -62,6 +64,36 @@ def main() -> None:
             slow, fast = p50(chains["false"], body, args.requests), p50(chains["true"], body, args.requests)
             print(f"{name:<12} {label:<9} {slow:>10.3f} ms {fast:>7.3f} ms {slow / fast:>8.1f}x  "
                   f"{loads['false']:.1f} ms, {loads['true']:.1f} ms")
+    forest(featurizer_dir, args.requests)
+
+
+def forest(featurizer_dir: Path, n: int) -> None:
+    import joblib
+    import numpy as np
+    import pandas as pd
+    from sklearn.ensemble import RandomForestRegressor
+
+    from serving.frameworks.sklearn.compiled import compile_model
+
+    abalone = load_example("abalone/train.py")
+    frame = pd.read_csv(ABALONE, header=None, names=abalone.FEATURES + [abalone.LABEL])
+    features = joblib.load(featurizer_dir / "model.joblib").transform(frame[abalone.FEATURES])
+    model = RandomForestRegressor(100, random_state=0).fit(features, frame[abalone.LABEL])
+    plan = compile_model(model, "predict")
+    row = features[:1]
+    assert np.array_equal(plan.run(features), model.predict(features))
+
+    def timed(fn) -> float:
+        samples = []
+        for _ in range(min(n, 500)):
+            t = time.perf_counter()
+            fn()
+            samples.append(time.perf_counter() - t)
+        return statistics.median(samples) * 1e3
+
+    slow, fast = timed(lambda: model.predict(row)), timed(lambda: plan.run(row))
+    print(f"{'forest':<12} {'1 row':<9} {slow:>10.3f} ms {fast:>7.3f} ms {slow / fast:>8.1f}x  "
+          f"(RandomForestRegressor, 100 trees, depth {plan.root.depth})")
 
 
 if __name__ == "__main__":

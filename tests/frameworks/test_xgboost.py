@@ -317,3 +317,15 @@ def test_a_file_that_is_not_a_model(tmp_path):
         assert f"{tmp_path}/xgboost-model is not an XGBoost model (pickled or saved by save_model)" in r.text
     finally:
         server.stop()
+
+
+def test_a_pickled_scikit_learn_api_model_serves_its_booster(tmp_path):
+    model = xgb.XGBRegressor(n_estimators=6, max_depth=3).fit(TRAIN, OBJECTIVES["reg:squarederror"])
+    (tmp_path / "xgboost-model").write_bytes(pickle.dumps(model))
+    server = ServerProcess(tmp_path, framework="xgboost")
+    try:
+        r = server.invoke(csv_body(ROWS))
+        assert r.status_code == 200, r.text
+        assert r.text == csv_lines(reference(model.get_booster(), ROWS))
+    finally:
+        server.stop()

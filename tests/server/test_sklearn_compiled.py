@@ -206,3 +206,49 @@ def test_function_transformer_of_a_ufunc():
     plan = compile_model(model, "transform")
     assert plan.complete
     same(plan, model, np.array([[0.5, 2.0, np.nan], [0.0, 1e6, 3.0]]))
+
+
+TREES = ["DecisionTreeRegressor", "RandomForestRegressor", "ExtraTreesRegressor",
+         "DecisionTreeClassifier", "RandomForestClassifier", "ExtraTreesClassifier"]
+
+
+def tree_model(name: str, seed: int):
+    import sklearn.ensemble
+    import sklearn.tree
+
+    cls = getattr(sklearn.tree, name, None) or getattr(sklearn.ensemble, name)
+    params = {"random_state": seed}
+    if "Forest" in name or "Extra" in name:
+        params["n_estimators"] = 7
+    return cls(**params)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(TREES), st.integers(0, 2**16), st.data())
+def test_trees_and_forests(name, seed, data):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(60, 3)) * data.draw(st.sampled_from([1.0, 1e-6, 1e6]))
+    y = X[:, 0] + X[:, 1] ** 2
+    model = tree_model(name, seed)
+    model.fit(X, (y > np.median(y)).astype(int) + (y > np.quantile(y, 0.8)) if "Classifier" in name else y)
+    rows = np.array(data.draw(st.lists(st.lists(st.one_of(FINITE, st.sampled_from([0.0, 1e30, -1e30])),
+                                                min_size=3, max_size=3), min_size=1, max_size=15)))
+    for method in ("predict", "predict_proba") if "Classifier" in name else ("predict",):
+        plan = compile_model(model, method)
+        assert plan.complete
+        same(plan, model, rows, method)
+        same(plan, model, X, method)
+
+
+def test_a_row_with_a_missing_value_goes_to_scikit_learn(serve, tmp_path):
+    """The plan leaves NaN routing to scikit-learn: the container's answer is scikit-learn's."""
+    from sklearn.ensemble import RandomForestRegressor
+
+    X = np.random.default_rng(2).normal(size=(80, 3))
+    model = RandomForestRegressor(10, random_state=0).fit(X, X[:, 0])
+    with pytest.raises(ValueError):
+        compile_model(model, "predict").run(np.array([[np.nan, 1.0, 2.0]]))
+    joblib.dump(model, tmp_path / "model.joblib")
+    r = serve(tmp_path, framework="sklearn").invoke("0.5,,1.5\n1,2,3\n", accept="application/json")
+    assert r.status_code == 200, r.text
+    np.testing.assert_array_equal(r.json(), model.predict(np.array([[0.5, np.nan, 1.5], [1, 2, 3]])))

@@ -20,8 +20,9 @@ drop, passthrough or a transformer), ``SimpleImputer`` (NaN missing values, ever
 no indicator), ``StandardScaler``, ``RobustScaler``, ``MinMaxScaler``, ``MaxAbsScaler``,
 ``Binarizer``, ``OneHotEncoder`` (no ``drop``, no infrequent categories;
 unknown values ignored or refused), ``FunctionTransformer`` of nothing or of a NumPy ufunc,
-and the linear regressors' ``predict``
-(``LinearRegression``, ``Ridge``, ``Lasso``, ``ElasticNet``).
+the linear regressors' ``predict`` (``LinearRegression``, ``Ridge``, ``Lasso``,
+``ElasticNet``), and decision trees and their forests (``DecisionTree*``, ``RandomForest*``,
+``ExtraTrees*``: one output; classifiers' ``predict`` and ``predict_proba``).
 """
 
 from __future__ import annotations
@@ -245,6 +246,49 @@ class Linear(Node):
         return X @ self.coef_t + self.intercept
 
 
+@dataclass
+class Forest(Node):
+    """Decision trees, one or an averaged forest, walked for every row and every tree at
+    once: the fitted nodes of all trees in flat arrays (a leaf points to itself), the rows
+    in float32 as scikit-learn's trees read them, a float32 value against a float64
+    threshold compared as C compares them. Leaf values are summed tree by tree in order
+    (``cumsum`` adds sequentially, as scikit-learn's ``y_hat += prediction`` does), then
+    divided by the number of trees."""
+
+    label = "trees"
+    roots: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    value: np.ndarray  # (nodes, k): a regressor's value (k = 1) or a classifier's class fractions
+    depth: int
+    forest: bool  # average over the trees (a forest) or the one tree's value
+    classes: np.ndarray | None  # a classifier's classes_, for predict
+    output: str  # "value", "proba" or "label"
+
+    def run(self, X: Any) -> np.ndarray:
+        X = np.asarray(X)
+        X32 = X.astype(np.float32) if X.dtype != np.float32 else X
+        if X32.ndim != 2 or not np.isfinite(X32).all():
+            raise ValueError("not finite")  # NaN routing and refusals are scikit-learn's to decide
+        rows = np.arange(X32.shape[0])[:, None]
+        node = np.broadcast_to(self.roots, (X32.shape[0], len(self.roots))).copy()
+        for _ in range(self.depth):
+            go_left = X32[rows, self.feature[node]] <= self.threshold[node]
+            node = np.where(go_left, self.left[node], self.right[node])
+        values = self.value[node]  # (rows, trees, k)
+        if self.forest:
+            values = np.cumsum(values, axis=1)[:, -1] / len(self.roots)
+        else:
+            values = values[:, 0]
+        if self.output == "value":
+            return values[:, 0]
+        if self.output == "proba":
+            return values
+        return self.classes.take(np.argmax(values, axis=1), axis=0)
+
+
 # -- the input as scikit-learn's steps see it ---------------------------------------------
 def _columns(X: Any) -> list[np.ndarray]:
     """The columns of ``X`` as arrays. A frame is read in one ``to_numpy`` (object when its
@@ -413,6 +457,33 @@ def _linear(est: Any, method: str) -> Node | None:
     return Linear(np.asarray(est.coef_).T, est.intercept_)
 
 
+def _trees(est: Any, method: str) -> Node | None:
+    trees = getattr(est, "estimators_", None)
+    forest = trees is not None
+    trees = list(trees) if forest else [est]
+    classifier = hasattr(est, "classes_")
+    if getattr(est, "n_outputs_", 1) != 1 or not trees or not hasattr(trees[0], "tree_"):
+        return None
+    if method not in (("predict", "predict_proba") if classifier else ("predict",)):
+        return None
+    roots, features, thresholds, lefts, rights, values, at = [], [], [], [], [], [], 0
+    for tree in trees:
+        t = tree.tree_
+        nodes = np.arange(t.node_count)
+        leaf = t.children_left == -1
+        roots.append(at)
+        features.append(np.where(leaf, 0, t.feature))
+        thresholds.append(np.where(leaf, 0.0, t.threshold))
+        lefts.append(np.where(leaf, nodes, t.children_left) + at)
+        rights.append(np.where(leaf, nodes, t.children_right) + at)
+        values.append(t.value[:, 0, :est.n_classes_] if classifier else t.value[:, 0, :1])
+        at += t.node_count
+    output = "value" if not classifier else "proba" if method == "predict_proba" else "label"
+    return Forest(np.array(roots), np.concatenate(features), np.concatenate(thresholds), np.concatenate(lefts),
+                  np.concatenate(rights), np.concatenate(values).astype(np.float64), max(t.tree_.max_depth for t in trees),
+                  forest, est.classes_ if classifier else None, output)
+
+
 _COMPILERS: dict[str, Callable[[Any, str], Node | None]] = {
     "Pipeline": _pipeline,
     "ColumnTransformer": _column_transformer,
@@ -422,4 +493,6 @@ _COMPILERS: dict[str, Callable[[Any, str], Node | None]] = {
     "OneHotEncoder": _one_hot,
     "FunctionTransformer": _function,
     **{name: _linear for name in ("LinearRegression", "Ridge", "Lasso", "ElasticNet")},
+    **{name: _trees for name in ("DecisionTreeRegressor", "DecisionTreeClassifier", "RandomForestRegressor",
+                                 "RandomForestClassifier", "ExtraTreesRegressor", "ExtraTreesClassifier")},
 }
