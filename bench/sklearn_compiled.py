@@ -5,7 +5,7 @@ decode, transform or predict, encode) of the featurizer and of the Ridge regress
 the compiler (the default) and with ``SERVING_SKLEARN_COMPILE=false``, in the same run; and
 the load time of each. The answers are checked equal byte for byte first. Then a 100-tree
 ``RandomForestRegressor`` on the featurized abalone rows: ``predict`` of one row against the
-compiled plan's. Run:
+compiled plan's, and the same for a 100-tree ``HistGradientBoostingRegressor``. Run:
 
     .venv/bin/python bench/sklearn_compiled.py [--requests 3000]
 """
@@ -71,7 +71,7 @@ def forest(featurizer_dir: Path, n: int) -> None:
     import joblib
     import numpy as np
     import pandas as pd
-    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
 
     from serving.frameworks.sklearn.compiled import compile_model
 
@@ -94,6 +94,12 @@ def forest(featurizer_dir: Path, n: int) -> None:
     slow, fast = timed(lambda: model.predict(row)), timed(lambda: plan.run(row))
     print(f"{'forest':<12} {'1 row':<9} {slow:>10.3f} ms {fast:>7.3f} ms {slow / fast:>8.1f}x  "
           f"(RandomForestRegressor, 100 trees, depth {plan.root.depth})")
+    boosted = HistGradientBoostingRegressor(max_iter=100, random_state=0).fit(features, frame[abalone.LABEL])
+    plan = compile_model(boosted, "predict")
+    assert np.array_equal(plan.run(features), boosted.predict(features))
+    slow, fast = timed(lambda: boosted.predict(row)), timed(lambda: plan.run(row))
+    print(f"{'boosted':<12} {'1 row':<9} {slow:>10.3f} ms {fast:>7.3f} ms {slow / fast:>8.1f}x  "
+          f"(HistGradientBoostingRegressor, 100 trees)")
 
 
 if __name__ == "__main__":

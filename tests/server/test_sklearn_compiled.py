@@ -252,3 +252,19 @@ def test_a_row_with_a_missing_value_goes_to_scikit_learn(serve, tmp_path):
     r = serve(tmp_path, framework="sklearn").invoke("0.5,,1.5\n1,2,3\n", accept="application/json")
     assert r.status_code == 200, r.text
     np.testing.assert_array_equal(r.json(), model.predict(np.array([[0.5, np.nan, 1.5], [1, 2, 3]])))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**16), st.data())
+def test_hist_gradient_boosting_regressor_routes_missing_values_as_fitted(seed, data):
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(120, 3))
+    X[rng.random(X.shape) < 0.1] = np.nan
+    model = HistGradientBoostingRegressor(max_iter=15, random_state=seed).fit(X, np.nan_to_num(X[:, 0]) + rng.normal(size=120))
+    plan = compile_model(model, "predict")
+    assert plan.complete and plan.summary() == "compiled: HistGradientBoostingRegressor"
+    rows = np.array(data.draw(st.lists(st.lists(WITH_NAN, min_size=3, max_size=3), min_size=1, max_size=15)))
+    same(plan, model, rows, "predict")
+    same(plan, model, X, "predict")

@@ -22,7 +22,8 @@ no indicator), ``StandardScaler``, ``RobustScaler``, ``MinMaxScaler``, ``MaxAbsS
 unknown values ignored or refused), ``FunctionTransformer`` of nothing or of a NumPy ufunc,
 the linear regressors' ``predict`` (``LinearRegression``, ``Ridge``, ``Lasso``,
 ``ElasticNet``), and decision trees and their forests (``DecisionTree*``, ``RandomForest*``,
-``ExtraTrees*``: one output; classifiers' ``predict`` and ``predict_proba``).
+``ExtraTrees*``: one output; classifiers' ``predict`` and ``predict_proba``) and
+``HistGradientBoostingRegressor`` (squared error, no categorical features).
 """
 
 from __future__ import annotations
@@ -266,19 +267,28 @@ class Forest(Node):
     forest: bool  # average over the trees (a forest) or the one tree's value
     classes: np.ndarray | None  # a classifier's classes_, for predict
     output: str  # "value", "proba" or "label"
+    base: float | None = None  # boosting: the baseline, to which every tree's value is added in turn
+    missing_left: np.ndarray | None = None  # boosting: where a NaN goes at each node
+    dtype: Any = np.float32  # how the rows are read: float32 (trees, forests), float64 (boosting)
 
     def run(self, X: Any) -> np.ndarray:
         X = np.asarray(X)
-        X32 = X.astype(np.float32) if X.dtype != np.float32 else X
-        if X32.ndim != 2 or not np.isfinite(X32).all():
-            raise ValueError("not finite")  # NaN routing and refusals are scikit-learn's to decide
-        rows = np.arange(X32.shape[0])[:, None]
-        node = np.broadcast_to(self.roots, (X32.shape[0], len(self.roots))).copy()
+        X = X.astype(self.dtype) if X.dtype != self.dtype else X
+        if X.ndim != 2 or np.isinf(X).any() or (self.missing_left is None and np.isnan(X).any()):
+            raise ValueError("not finite")  # refusals, and a forest's NaN routing, are scikit-learn's to decide
+        rows = np.arange(X.shape[0])[:, None]
+        node = np.broadcast_to(self.roots, (X.shape[0], len(self.roots))).copy()
         for _ in range(self.depth):
-            go_left = X32[rows, self.feature[node]] <= self.threshold[node]
+            x = X[rows, self.feature[node]]
+            go_left = x <= self.threshold[node]
+            if self.missing_left is not None:
+                go_left = np.where(np.isnan(x), self.missing_left[node], go_left)
             node = np.where(go_left, self.left[node], self.right[node])
         values = self.value[node]  # (rows, trees, k)
-        if self.forest:
+        if self.base is not None:  # baseline + tree 1 + tree 2 + ..., in that order
+            start = np.full((values.shape[0], 1, values.shape[2]), self.base)
+            values = np.cumsum(np.concatenate([start, values], axis=1), axis=1)[:, -1]
+        elif self.forest:
             values = np.cumsum(values, axis=1)[:, -1] / len(self.roots)
         else:
             values = values[:, 0]
@@ -359,6 +369,7 @@ def _compile(est: Any, method: str) -> Node:
     if compiler is not None and type(est).__module__.startswith("sklearn."):
         node = compiler(est, method)
         if node is not None:
+            node.label = type(est).__name__
             return node
     return Fallback(est, method)
 
@@ -484,6 +495,36 @@ def _trees(est: Any, method: str) -> Node | None:
                   forest, est.classes_ if classifier else None, output)
 
 
+def _boosted(est: Any, method: str) -> Node | None:
+    """``HistGradientBoostingRegressor`` with the squared error (its link is the identity) and
+    no categorical features: the baseline plus every tree's leaf value, tree by tree."""
+    if (method != "predict" or type(est._loss).__name__ != "HalfSquaredError" or est.n_trees_per_iteration_ != 1
+            or (est.is_categorical_ is not None and np.any(est.is_categorical_))):
+        return None
+    roots, features, thresholds, lefts, rights, values, missing, depth, at = [], [], [], [], [], [], [], 0, 0
+    for (predictor,) in est._predictors:
+        nodes = predictor.nodes
+        if nodes["is_categorical"].any():
+            return None
+        index = np.arange(len(nodes))
+        leaf = nodes["is_leaf"].astype(bool)
+        roots.append(at)
+        features.append(np.where(leaf, 0, nodes["feature_idx"]))
+        thresholds.append(np.where(leaf, 0.0, nodes["num_threshold"]))
+        lefts.append(np.where(leaf, index, nodes["left"]) + at)
+        rights.append(np.where(leaf, index, nodes["right"]) + at)
+        values.append(nodes["value"].astype(np.float64)[:, None])
+        missing.append(nodes["missing_go_to_left"].astype(bool))
+        depth = max(depth, int(nodes["depth"].max()))
+        at += len(nodes)
+    if not roots:
+        return None
+    return Forest(np.array(roots), np.concatenate(features).astype(np.int64), np.concatenate(thresholds),
+                  np.concatenate(lefts), np.concatenate(rights), np.concatenate(values), depth, False, None,
+                  "value", base=float(np.asarray(est._baseline_prediction).ravel()[0]),
+                  missing_left=np.concatenate(missing), dtype=np.float64)
+
+
 _COMPILERS: dict[str, Callable[[Any, str], Node | None]] = {
     "Pipeline": _pipeline,
     "ColumnTransformer": _column_transformer,
@@ -495,4 +536,5 @@ _COMPILERS: dict[str, Callable[[Any, str], Node | None]] = {
     **{name: _linear for name in ("LinearRegression", "Ridge", "Lasso", "ElasticNet")},
     **{name: _trees for name in ("DecisionTreeRegressor", "DecisionTreeClassifier", "RandomForestRegressor",
                                  "RandomForestClassifier", "ExtraTreesRegressor", "ExtraTreesClassifier")},
+    "HistGradientBoostingRegressor": _boosted,
 }
