@@ -82,11 +82,6 @@ def frames(body: bytes) -> list[tuple[int, int]]:
     return out
 
 
-def read_records(body: bytes) -> list[Any]:
-    """Every ``Record`` of a body (for code that wants the messages, labels and all)."""
-    return [_parse(body, start, end, n) for n, (start, end) in enumerate(frames(body), 1)]
-
-
 def _parse(body: bytes, start: int, end: int, n: int) -> Any:
     record = Record()
     try:
@@ -168,7 +163,7 @@ class RecordIOProtobufCodec(Codec):
         if arr.shape[0] == 0:
             return b""
         if arr.dtype == np.int32:  # int32 values are varints: each record has a length of its own
-            return _write_rows(arr)
+            return write_records(arr.tolist(), "int32_tensor")
         prefix = _dense_prefix(arr.dtype, arr.shape[1])
         length = len(prefix) + arr.itemsize * arr.shape[1]
         head = _HEADER.pack(MAGIC, length) + prefix
@@ -270,28 +265,28 @@ def _sparse_batch(rows: list[tuple[np.ndarray, np.ndarray]], width: int, dtype: 
 
 
 def _write_sparse(matrix: Any) -> bytes:
-    arr_dtype = _numeric(matrix.data[:0]).dtype
-    kind = _TENSOR_OF[arr_dtype]
+    dtype = _numeric(matrix.data[:0]).dtype
+    spans = list(zip(matrix.indptr[:-1], matrix.indptr[1:]))
+    return write_records([matrix.data[lo:hi].astype(dtype).tolist() for lo, hi in spans], _TENSOR_OF[dtype],
+                         keys=[matrix.indices[lo:hi].tolist() for lo, hi in spans], width=matrix.shape[1])
+
+
+def write_records(rows: list[list], kind: str, *, keys: list[list[int]] | None = None, width: int | None = None,
+                  labels: list | None = None, label_kind: str | None = None) -> bytes:
+    """One framed ``Record`` per row through protobuf: the row's values as a ``kind`` tensor
+    under ``values`` (sparse: at ``keys`` of a vector of ``width``), with its label when given.
+    For what the vectorised dense writer does not cover: int32 values, sparse rows, labels."""
     out = bytearray()
     record = Record()
-    for i in range(matrix.shape[0]):
+    for i, values in enumerate(rows):
         record.Clear()
-        lo, hi = matrix.indptr[i], matrix.indptr[i + 1]
         tensor = getattr(record.features["values"], kind)
-        tensor.values.extend(matrix.data[lo:hi].astype(arr_dtype).tolist())
-        tensor.keys.extend(matrix.indices[lo:hi].astype(np.uint64).tolist())
-        tensor.shape.append(matrix.shape[1])
-        out += write_record(record.SerializeToString())
-    return bytes(out)
-
-
-def _write_rows(arr: np.ndarray) -> bytes:
-    kind = _TENSOR_OF[arr.dtype]
-    out = bytearray()
-    record = Record()
-    for row in arr.tolist():
-        record.Clear()
-        getattr(record.features["values"], kind).values.extend(row)
+        tensor.values.extend(values)
+        if keys is not None:
+            tensor.keys.extend(keys[i])
+            tensor.shape.append(width)
+        if labels is not None:
+            getattr(record.label["values"], label_kind).values.append(labels[i])
         out += write_record(record.SerializeToString())
     return bytes(out)
 

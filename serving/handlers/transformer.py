@@ -80,7 +80,7 @@ class Transformer:
     def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> Result:
         ctype = self.content_type(content_type)
         if self.framework.answers_in_request_type and self.offered is not None:
-            chosen = MediaType.parse(str(ctype))
+            chosen = ctype
         else:
             chosen = negotiate(accept, self.offered, self.default_accept)
         data: bytes | str = body

@@ -99,15 +99,12 @@ def binary(boosters, tmp_path_factory):
 # -- every input format, every model file format ----------------------------------------
 @pytest.mark.parametrize("fmt", ["json", "ubj", "binary", "pickle"])
 @pytest.mark.parametrize("objective", ["reg:squarederror", "multi:softprob"])
-def test_every_model_format_predicts_as_the_booster(boosters, tmp_path_factory, fmt, objective):
+def test_every_model_format_predicts_as_the_booster(boosters, tmp_path_factory, fmt, objective, serve):
     folder = model_dir(tmp_path_factory, f"{fmt}", {"xgboost-model": boosters[objective]}, fmt)
-    server = ServerProcess(folder, framework="xgboost")
-    try:
-        r = server.invoke(csv_body(ROWS))
-        assert (r.status_code, r.headers["Content-Type"]) == (200, "text/csv"), r.text
-        assert r.text == csv_lines(reference(boosters[objective], ROWS))
-    finally:
-        server.stop()
+    server = serve(folder, framework="xgboost")
+    r = server.invoke(csv_body(ROWS))
+    assert (r.status_code, r.headers["Content-Type"]) == (200, "text/csv"), r.text
+    assert r.text == csv_lines(reference(boosters[objective], ROWS))
 
 
 @pytest.mark.parametrize("body, content_type", [
@@ -140,16 +137,13 @@ def test_default_answers_in_each_accept(binary, boosters):
     assert [list(rec.label["score"].float32_tensor.values) for rec in records] == [[v] for v in preds]
 
 
-def test_multiclass_rows_are_comma_joined(boosters, tmp_path_factory):
+def test_multiclass_rows_are_comma_joined(boosters, tmp_path_factory, serve):
     folder = model_dir(tmp_path_factory, "softprob", {"xgboost-model": boosters["multi:softprob"]})
-    server = ServerProcess(folder, framework="xgboost")
-    try:
-        preds = reference(boosters["multi:softprob"], ROWS)
-        assert server.invoke(csv_body(ROWS)).text == "".join(",".join(map(repr, row)) + "\n" for row in preds.tolist())
-        r = server.invoke(csv_body(ROWS), accept="application/json")
-        assert r.json() == {"predictions": [{"score": row} for row in preds.tolist()]}
-    finally:
-        server.stop()
+    server = serve(folder, framework="xgboost")
+    preds = reference(boosters["multi:softprob"], ROWS)
+    assert server.invoke(csv_body(ROWS)).text == "".join(",".join(map(repr, row)) + "\n" for row in preds.tolist())
+    r = server.invoke(csv_body(ROWS), accept="application/json")
+    assert r.json() == {"predictions": [{"score": row} for row in preds.tolist()]}
 
 
 def test_empty_body_is_204(binary):
@@ -164,90 +158,73 @@ def test_execution_parameters(binary):
 
 
 # -- selectable inference output -----------------------------------------------------------
-def test_selectable_output_binary_logistic(boosters, tmp_path_factory):
+def test_selectable_output_binary_logistic(boosters, tmp_path_factory, serve):
     folder = model_dir(tmp_path_factory, "selectable", {"xgboost-model": boosters["binary:logistic"]})
     keys = "predicted_label,labels,probability,probabilities,raw_score,raw_scores"
-    server = ServerProcess(folder, framework="xgboost", env={"SAGEMAKER_INFERENCE_OUTPUT": keys})
-    try:
-        p = reference(boosters["binary:logistic"], ROWS[:2]).tolist()
-        rows = [{"predicted_label": int(v > 0.5), "labels": [0, 1], "probability": v, "probabilities": [1.0 - v, v],
-                 "raw_score": v, "raw_scores": [1.0 - v, v]} for v in p]
-        body = csv_body(ROWS[:2])
-        r = server.invoke(body, accept="application/json")
-        assert r.content == json.dumps({"predictions": rows}).encode()
-        r = server.invoke(body, accept="application/jsonlines")
-        assert r.content == "".join(json.dumps(row) + "\n" for row in rows).encode()
-        r = server.invoke(body)  # CSV: lists quoted as str(list) writes them, no final newline
-        assert r.text == "\n".join(
-            f'{row["predicted_label"]},"{row["labels"]}",{row["probability"]!r},"{row["probabilities"]}",'
-            f'{row["raw_score"]!r},"{row["raw_scores"]}"' for row in rows)
-        r = server.invoke(body, accept="application/x-recordio-protobuf")
-        records = read_records(io.BytesIO(r.content))
-        assert len(records) == 2
-        assert list(records[1].label["probabilities"].float32_tensor.values) == [
-            float(np.float32(x)) for x in rows[1]["probabilities"]]
-        assert list(records[1].label["predicted_label"].float32_tensor.values) == [rows[1]["predicted_label"]]
-    finally:
-        server.stop()
+    server = serve(folder, framework="xgboost", env={"SAGEMAKER_INFERENCE_OUTPUT": keys})
+    p = reference(boosters["binary:logistic"], ROWS[:2]).tolist()
+    rows = [{"predicted_label": int(v > 0.5), "labels": [0, 1], "probability": v, "probabilities": [1.0 - v, v],
+             "raw_score": v, "raw_scores": [1.0 - v, v]} for v in p]
+    body = csv_body(ROWS[:2])
+    r = server.invoke(body, accept="application/json")
+    assert r.content == json.dumps({"predictions": rows}).encode()
+    r = server.invoke(body, accept="application/jsonlines")
+    assert r.content == "".join(json.dumps(row) + "\n" for row in rows).encode()
+    r = server.invoke(body)  # CSV: lists quoted as str(list) writes them, no final newline
+    assert r.text == "\n".join(
+        f'{row["predicted_label"]},"{row["labels"]}",{row["probability"]!r},"{row["probabilities"]}",'
+        f'{row["raw_score"]!r},"{row["raw_scores"]}"' for row in rows)
+    r = server.invoke(body, accept="application/x-recordio-protobuf")
+    records = read_records(io.BytesIO(r.content))
+    assert len(records) == 2
+    assert list(records[1].label["probabilities"].float32_tensor.values) == [
+        float(np.float32(x)) for x in rows[1]["probabilities"]]
+    assert list(records[1].label["predicted_label"].float32_tensor.values) == [rows[1]["predicted_label"]]
 
 
-def test_selectable_output_multiclass_csv_follows_the_variable_order(boosters, tmp_path_factory):
+def test_selectable_output_multiclass_csv_follows_the_variable_order(boosters, tmp_path_factory, serve):
     folder = model_dir(tmp_path_factory, "selectable-multi", {"xgboost-model": boosters["multi:softprob"]})
-    server = ServerProcess(folder, framework="xgboost",
-                           env={"SAGEMAKER_INFERENCE_OUTPUT": "probability, predicted_label"})
-    try:
-        preds = reference(boosters["multi:softprob"], ROWS[:3])
-        r = server.invoke(csv_body(ROWS[:3]))
-        assert r.text == "\n".join(f"{row.max().item()!r},{int(np.argmax(row))}" for row in preds)
-        r = server.invoke(csv_body(ROWS[:3]), accept="application/json")
-        assert r.json() == {"predictions": [{"predicted_label": int(np.argmax(row)), "probability": row.max().item()}
-                                            for row in preds]}
-    finally:
-        server.stop()
+    server = serve(folder, framework="xgboost", env={"SAGEMAKER_INFERENCE_OUTPUT": "probability, predicted_label"})
+    preds = reference(boosters["multi:softprob"], ROWS[:3])
+    r = server.invoke(csv_body(ROWS[:3]))
+    assert r.text == "\n".join(f"{row.max().item()!r},{int(np.argmax(row))}" for row in preds)
+    r = server.invoke(csv_body(ROWS[:3]), accept="application/json")
+    assert r.json() == {"predictions": [{"predicted_label": int(np.argmax(row)), "probability": row.max().item()}
+                                        for row in preds]}
 
 
-def test_an_output_key_the_objective_lacks_fails_at_start(boosters, tmp_path_factory):
+def test_an_output_key_the_objective_lacks_fails_at_start(boosters, tmp_path_factory, serve):
     folder = model_dir(tmp_path_factory, "badkey", {"xgboost-model": boosters["reg:squarederror"]})
-    server = ServerProcess(folder, framework="xgboost", env={"SAGEMAKER_INFERENCE_OUTPUT": "predicted_label"})
-    try:
-        r = server.get("/ping")
-        assert r.status_code == 503
-        assert ("SAGEMAKER_INFERENCE_OUTPUT names predicted_label, which reg:squarederror does not produce; "
-                "choose from: predicted_score") in r.text
-    finally:
-        server.stop()
+    server = serve(folder, framework="xgboost", env={"SAGEMAKER_INFERENCE_OUTPUT": "predicted_label"})
+    r = server.get("/ping")
+    assert r.status_code == 503
+    assert ("SAGEMAKER_INFERENCE_OUTPUT names predicted_label, which reg:squarederror does not produce; "
+            "choose from: predicted_score") in r.text
 
 
 # -- ensembles -------------------------------------------------------------------------------
-def test_ensemble_averages_and_can_be_turned_off(tmp_path_factory):
+def test_ensemble_averages_and_can_be_turned_off(tmp_path_factory, serve):
     members = {"xgboost-model-0": train("binary:logistic", 1), "xgboost-model-1": train("binary:logistic", 2)}
     folder = model_dir(tmp_path_factory, "ensemble", members)
     mean = np.mean([reference(b, ROWS) for b in members.values()], axis=0)
-    server = ServerProcess(folder, framework="xgboost")
-    single = ServerProcess(folder, framework="xgboost", env={"SAGEMAKER_INFERENCE_ENSEMBLE": "false"})
-    try:
-        assert server.invoke(csv_body(ROWS)).text == csv_lines(mean)
-        assert single.invoke(csv_body(ROWS)).text == csv_lines(reference(members["xgboost-model-0"], ROWS))
-    finally:
-        server.stop()
-        single.stop()
+    server = serve(folder, framework="xgboost")
+    single = serve(folder, framework="xgboost", env={"SAGEMAKER_INFERENCE_ENSEMBLE": "false"})
+    assert server.invoke(csv_body(ROWS)).text == csv_lines(mean)
+    assert single.invoke(csv_body(ROWS)).text == csv_lines(reference(members["xgboost-model-0"], ROWS))
 
 
-def test_ensemble_of_softmax_models_votes(tmp_path_factory):
+def test_ensemble_of_softmax_models_votes(tmp_path_factory, serve):
     members = {f"m{i}": train("multi:softmax", seed, rounds=2) for i, seed in enumerate((1, 2, 3))}
     folder = model_dir(tmp_path_factory, "vote", members)
     votes = np.stack([reference(b, ROWS) for b in members.values()])
     expected = [max(sorted(set(col)), key=list(col).count) for col in votes.T]  # most votes; ties: lowest class
-    server = ServerProcess(folder, framework="xgboost")
-    try:
-        r = server.invoke(csv_body(ROWS), accept="application/json")
-        assert r.json() == {"predictions": [{"score": v} for v in expected]}
-    finally:
-        server.stop()
+    server = serve(folder, framework="xgboost")
+    r = server.invoke(csv_body(ROWS), accept="application/json")
+    assert r.json() == {"predictions": [{"score": v} for v in expected]}
 
 
 # -- script mode -----------------------------------------------------------------------------
-def test_script_mode_uses_the_scripts_hooks_and_aws_script_defaults(boosters, tmp_path_factory):
+def test_script_mode_uses_the_scripts_hooks_and_aws_script_defaults(boosters, tmp_path_factory, serve):
     folder = model_dir(tmp_path_factory, "script", {"xgboost-model": boosters["binary:logistic"]})
     (folder / "code").mkdir()
     (folder / "code" / "inference.py").write_text(
@@ -256,26 +233,20 @@ def test_script_mode_uses_the_scripts_hooks_and_aws_script_defaults(boosters, tm
         "    booster = xgb.Booster()\n"
         "    booster.load_model(os.path.join(model_dir, 'xgboost-model'))\n"
         "    return booster\n")
-    server = ServerProcess(folder, framework="xgboost")
-    try:
-        preds = reference(boosters["binary:logistic"], ROWS)
-        r = server.invoke(csv_body(ROWS))  # script mode's default Accept: application/json, a plain list
-        assert (r.headers["Content-Type"], r.content) == ("application/json", json.dumps(preds.tolist()).encode())
-        r = server.invoke(csv_body(ROWS), accept="text/csv")  # float32 values as NumPy writes them
-        assert r.text == "".join(str(v) + "\n" for v in preds)
-    finally:
-        server.stop()
+    server = serve(folder, framework="xgboost")
+    preds = reference(boosters["binary:logistic"], ROWS)
+    r = server.invoke(csv_body(ROWS))  # script mode's default Accept: application/json, a plain list
+    assert (r.headers["Content-Type"], r.content) == ("application/json", json.dumps(preds.tolist()).encode())
+    r = server.invoke(csv_body(ROWS), accept="text/csv")  # float32 values as NumPy writes them
+    assert r.text == "".join(str(v) + "\n" for v in preds)
 
 
-def test_batch_answers_one_prediction_per_line(boosters, tmp_path_factory):
+def test_batch_answers_one_prediction_per_line(boosters, tmp_path_factory, serve):
     folder = model_dir(tmp_path_factory, "batch", {"xgboost-model": boosters["multi:softprob"]})
-    server = ServerProcess(folder, framework="xgboost", env={"SAGEMAKER_BATCH": "true"})
-    try:
-        preds = reference(boosters["multi:softprob"], ROWS).tolist()
-        r = server.invoke(csv_body(ROWS), accept="application/json")
-        assert r.text == "".join(f"{row}\n" for row in preds)
-    finally:
-        server.stop()
+    server = serve(folder, framework="xgboost", env={"SAGEMAKER_BATCH": "true"})
+    preds = reference(boosters["multi:softprob"], ROWS).tolist()
+    r = server.invoke(csv_body(ROWS), accept="application/json")
+    assert r.text == "".join(f"{row}\n" for row in preds)
 
 
 # -- what a client gets wrong ------------------------------------------------------------------
@@ -308,24 +279,18 @@ def test_bad_requests_are_4xx_that_say_what_and_where(binary, body, content_type
     assert binary.invoke(csv_body(ROWS[:1])).status_code == 200  # and the server keeps serving
 
 
-def test_a_file_that_is_not_a_model(tmp_path):
+def test_a_file_that_is_not_a_model(tmp_path, serve):
     (tmp_path / "xgboost-model").write_bytes(b"not a model")
-    server = ServerProcess(tmp_path, framework="xgboost")
-    try:
-        r = server.get("/ping")
-        assert r.status_code == 503
-        assert f"{tmp_path}/xgboost-model is not an XGBoost model (pickled or saved by save_model)" in r.text
-    finally:
-        server.stop()
+    server = serve(tmp_path, framework="xgboost")
+    r = server.get("/ping")
+    assert r.status_code == 503
+    assert f"{tmp_path}/xgboost-model is not an XGBoost model (pickled or saved by save_model)" in r.text
 
 
-def test_a_pickled_scikit_learn_api_model_serves_its_booster(tmp_path):
+def test_a_pickled_scikit_learn_api_model_serves_its_booster(tmp_path, serve):
     model = xgb.XGBRegressor(n_estimators=6, max_depth=3).fit(TRAIN, OBJECTIVES["reg:squarederror"])
     (tmp_path / "xgboost-model").write_bytes(pickle.dumps(model))
-    server = ServerProcess(tmp_path, framework="xgboost")
-    try:
-        r = server.invoke(csv_body(ROWS))
-        assert r.status_code == 200, r.text
-        assert r.text == csv_lines(reference(model.get_booster(), ROWS))
-    finally:
-        server.stop()
+    server = serve(tmp_path, framework="xgboost")
+    r = server.invoke(csv_body(ROWS))
+    assert r.status_code == 200, r.text
+    assert r.text == csv_lines(reference(model.get_booster(), ROWS))

@@ -7,7 +7,6 @@ categories and extreme values.
 
 from __future__ import annotations
 
-import io
 
 import joblib
 import numpy as np
@@ -268,3 +267,14 @@ def test_hist_gradient_boosting_regressor_routes_missing_values_as_fitted(seed, 
     rows = np.array(data.draw(st.lists(st.lists(WITH_NAN, min_size=3, max_size=3), min_size=1, max_size=15)))
     same(plan, model, rows, "predict")
     same(plan, model, X, "predict")
+
+
+def test_decoded_columns_reach_any_plan_as_rows():
+    """A CSV body's typed columns (a ColumnBatch) are columns, not rows, whatever the plan's first step."""
+    from serving import codecs
+    from serving.codecs import MediaType
+
+    batch = codecs.REGISTRY["text/csv"].decode("a,x\nb,y\n", frame=False)
+    encoder = OneHotEncoder(handle_unknown="ignore").fit(np.array([["a", "x"], ["b", "y"]], dtype=object))
+    np.testing.assert_array_equal(compile_model(encoder, "transform").run(batch),
+                                  encoder.transform(codecs.decode(b"a,x\nb,y\n", MediaType.parse("text/csv"))).toarray())

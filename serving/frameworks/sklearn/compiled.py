@@ -339,11 +339,9 @@ class Plan:
     report: list[tuple[str, bool]] = field(default_factory=list)
 
     def run(self, X: Any) -> Any:
+        if isinstance(X, list) and not isinstance(self.root, Columns):
+            X = _stack(list(X))  # a decoder's columns: only a ColumnTransformer reads them as they are
         return self.root.run(X)
-
-    @property
-    def compiled(self) -> bool:
-        return any(done for _, done in self.report)
 
     @property
     def complete(self) -> bool:

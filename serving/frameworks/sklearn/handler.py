@@ -45,6 +45,7 @@ class SklearnFramework(ModelFramework):
         self.method = method
         self.plan = None
         self.planned: Any = None  # the estimator the plan was compiled from
+        self.columns_ok = True  # no user hook sees the batch (see using_script)
 
     def model_fn(self, model_dir: str) -> Any:
         import joblib
@@ -83,25 +84,18 @@ class SklearnFramework(ModelFramework):
         self.columns_ok = not ({"input_fn", "predict_fn", "transform_fn"} & set(hooks))
 
     def input_fn(self, body: bytes | str, content_type: MediaType) -> Any:
-        if (self.plan is not None and self.plan.complete and getattr(self, "columns_ok", False)
+        if (self.plan is not None and self.plan.complete and self.columns_ok
                 and str(content_type) == "text/csv" and isinstance(body, str)):
             return codecs.REGISTRY["text/csv"].decode(body, frame=False)
         return super().input_fn(body, content_type)
 
     def predict_fn(self, data: Any, model: Any) -> Any:
-        if isinstance(data, ColumnBatch):
-            if model is self.planned and data.shape[1] == model.n_features_in_:
-                try:
-                    return self.plan.run(data)
-                except Exception:  # noqa: BLE001 - scikit-learn itself answers, or words the error
-                    pass
-            data = data.frame()
-        batch = shape_for(model, data)
         if self.plan is not None and model is self.planned:
             try:
-                return self.plan.run(batch)
+                return self.plan.run(data if isinstance(data, ColumnBatch) else shape_for(model, data))
             except Exception:  # noqa: BLE001 - scikit-learn itself answers, or words the error
                 pass
+        batch = shape_for(model, data.frame() if isinstance(data, ColumnBatch) else data)
         try:
             out = getattr(model, self.method_for(model))(batch)
         except (ValueError, TypeError) as exc:

@@ -159,8 +159,6 @@ class XGBoostFramework(ModelFramework):
 
     # -- input_fn -------------------------------------------------------------------------
     def input_fn(self, body: bytes | str, content_type: MediaType) -> Any:
-        import xgboost as xgb
-
         if not body:
             return None
         if str(content_type) == CSV and content_type.params.get("label_size", "1") != "1":
@@ -173,6 +171,8 @@ class XGBoostFramework(ModelFramework):
                              f"text (e.g. {data[text[0]].dropna().iloc[0]!r}); XGBoost reads numbers only")
         self._check_width(data, str(content_type))
         if self.script_mode:  # the AWS container's script-mode input_fn gives the user's predict_fn a DMatrix
+            import xgboost as xgb
+
             return xgb.DMatrix(data, missing=np.nan, nthread=1)
         return data
 

@@ -37,26 +37,19 @@ def array_to_recordio_protobuf(array_like, labels=None):
     """Rows as RecordIO-protobuf ``Record`` s, features under ``values`` (a 1-D array is one
     row), each with its label when ``labels`` are given: the bytes the SDK's
     ``write_numpy_to_dense_tensor`` writes."""
-    from serving.codecs.record import Record
-    from serving.codecs.recordio import write_record
+    from serving.codecs.recordio import write_records
 
     array = np.asarray(array_like)
     if array.ndim == 1:
         array = array.reshape(1, -1)
     if array.ndim != 2:
         raise ValueError("Array must be a Matrix")
-    if labels is not None and len(labels) != array.shape[0]:
+    if labels is None:
+        return write_records(array.tolist(), _tensor(array.dtype))
+    labels = np.asarray(labels)
+    if len(labels) != array.shape[0]:
         raise ValueError(f"{len(labels)} labels for {array.shape[0]} rows")
-    out = io.BytesIO()
-    record = Record()
-    for i, row in enumerate(array):
-        record.Clear()
-        getattr(record.features["values"], _tensor(row.dtype)).values.extend(row.tolist())
-        if labels is not None:
-            label = np.asarray(labels)[i]
-            getattr(record.label["values"], _tensor(label.dtype)).values.append(label.item())
-        out.write(write_record(record.SerializeToString()))
-    return out.getvalue()
+    return write_records(array.tolist(), _tensor(array.dtype), labels=labels.tolist(), label_kind=_tensor(labels.dtype))
 
 
 def _tensor(dtype) -> str:
