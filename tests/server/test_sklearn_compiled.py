@@ -20,7 +20,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import (
-    Binarizer, MaxAbsScaler, MinMaxScaler, OneHotEncoder, RobustScaler, StandardScaler,
+    Binarizer, MaxAbsScaler, MinMaxScaler, OneHotEncoder, OrdinalEncoder, RobustScaler, StandardScaler,
 )
 
 from serving.frameworks.sklearn.compiled import compile_model
@@ -253,20 +253,107 @@ def test_a_row_with_a_missing_value_goes_to_scikit_learn(serve, tmp_path):
     np.testing.assert_array_equal(r.json(), model.predict(np.array([[0.5, np.nan, 1.5], [1, 2, 3]])))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(0, 2**16), st.data())
-def test_hist_gradient_boosting_regressor_routes_missing_values_as_fitted(seed, data):
-    from sklearn.ensemble import HistGradientBoostingRegressor
+BOOSTING = [("HistGradientBoostingRegressor", {}), ("HistGradientBoostingRegressor", {"loss": "poisson"}),
+            ("HistGradientBoostingRegressor", {"loss": "quantile", "quantile": 0.8}),
+            ("HistGradientBoostingClassifier", {}), ("GradientBoostingRegressor", {}),
+            ("GradientBoostingRegressor", {"loss": "huber", "init": "zero"}), ("GradientBoostingClassifier", {}),
+            ("GradientBoostingClassifier", {"max_depth": 7})]
 
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(BOOSTING), st.integers(1, 3), st.integers(0, 2**16), st.data())
+def test_gradient_boosting(model, classes, seed, data):
+    """Every loss's link, binary and multiclass sums; HistGradientBoosting* route NaN as fitted
+    and read infinities, GradientBoosting* refuse both (scikit-learn words the error)."""
+    import sklearn.ensemble
+
+    name, params = model
+    hist = name.startswith("Hist")
     rng = np.random.default_rng(seed)
-    X = rng.normal(size=(120, 3))
-    X[rng.random(X.shape) < 0.1] = np.nan
-    model = HistGradientBoostingRegressor(max_iter=15, random_state=seed).fit(X, np.nan_to_num(X[:, 0]) + rng.normal(size=120))
-    plan = compile_model(model, "predict")
-    assert plan.complete and plan.summary() == "compiled: HistGradientBoostingRegressor"
-    rows = np.array(data.draw(st.lists(st.lists(WITH_NAN, min_size=3, max_size=3), min_size=1, max_size=15)))
-    same(plan, model, rows, "predict")
-    same(plan, model, X, "predict")
+    X = rng.normal(size=(150, 3)) * data.draw(st.sampled_from([1.0, 1e-6, 1e6]))
+    if hist:
+        X[rng.random(X.shape) < 0.1] = np.nan
+    signal = np.nan_to_num(X[:, 0]) + np.nan_to_num(X[:, 1]) ** 2
+    classifier = "Classifier" in name
+    y = np.digitize(signal, np.quantile(signal, np.linspace(0, 1, classes + 2)[1:-1])) if classifier else signal
+    if params.get("loss") == "poisson":
+        y = np.abs(y)
+    iterations = {"max_iter": 12} if hist else {"n_estimators": 12}
+    estimator = getattr(sklearn.ensemble, name)(**params, **iterations, random_state=seed).fit(X, y)
+    values = [FINITE, st.sampled_from([0.0, float("nan"), float("inf"), -float("inf"), 1e30])]
+    rows = np.array(data.draw(st.lists(st.lists(st.one_of(*values), min_size=3, max_size=3), min_size=1, max_size=15)))
+    for method in ("predict", "predict_proba", "decision_function") if classifier else ("predict",):
+        plan = compile_model(estimator, method)
+        assert plan.complete and plan.summary() == f"compiled: {name}"
+        same(plan, estimator, rows, method)
+        same(plan, estimator, rows[:1], method)
+        same(plan, estimator, X, method)
+
+
+@pytest.mark.parametrize("name, params", [
+    ("RandomForestRegressor", {"n_estimators": 5}), ("RandomForestClassifier", {"n_estimators": 5}),
+    ("GradientBoostingRegressor", {"max_depth": 9, "n_estimators": 5}),
+    ("HistGradientBoostingRegressor", {"max_leaf_nodes": 300, "min_samples_leaf": 2, "max_iter": 5}),
+])
+def test_trees_of_more_than_64_leaves_are_walked_level_by_level(name, params):
+    import sklearn.ensemble
+
+    from serving.frameworks.sklearn.compiled import DepthWalk
+
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(2000, 4))
+    if name.startswith("Hist"):
+        X[rng.random(X.shape) < 0.1] = np.nan
+    y = np.nan_to_num(X[:, 0]) * 3 + np.nan_to_num(X[:, 1]) ** 2 + rng.normal(size=2000)
+    estimator = getattr(sklearn.ensemble, name)(**params, random_state=0).fit(X, (y > 1) if "Classifier" in name else y)
+    rows = np.vstack([X[:50], [[1e30, -1e30, 0.0, 0.5]], rng.normal(size=(20, 4)) * 3])
+    for method in ("predict", "predict_proba") if "Classifier" in name else ("predict",):
+        plan = compile_model(estimator, method)
+        assert isinstance(plan.root.walk, DepthWalk)
+        same(plan, estimator, rows, method)
+        same(plan, estimator, rows[:1], method)
+
+
+LINEAR_CLASSIFIERS = ["LogisticRegression", "SGDClassifier", "LinearSVC", "RidgeClassifier", "Perceptron"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(LINEAR_CLASSIFIERS), st.integers(2, 4), st.sampled_from([np.float64, np.float32]),
+       st.integers(0, 2**16), st.data())
+def test_linear_classifiers(name, classes, dtype, seed, data):
+    import sklearn.linear_model
+    import sklearn.svm
+
+    cls = getattr(sklearn.linear_model, name, None) or getattr(sklearn.svm, name)
+    params = {"loss": "log_loss"} if name == "SGDClassifier" else {"max_iter": 5000} if name == "LogisticRegression" else {}
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(120, 4)) * [1, 10, 100, 1e-3]
+    score = X @ [1.0, -0.2, 0.01, 300] + rng.normal(size=120)
+    y = np.array(["cat", "dog", "eel", "fox"])[np.digitize(score, np.quantile(score, np.linspace(0, 1, classes + 1)[1:-1]))]
+    estimator = cls(**params).fit(X, y)
+    rows = np.array(data.draw(st.lists(st.lists(st.one_of(FINITE, st.sampled_from([0.0, float("nan"), 1e300])),
+                                                min_size=4, max_size=4), min_size=1, max_size=12)))
+    with np.errstate(over="ignore"):  # 1e300 is infinite in float32
+        rows = rows.astype(dtype)
+    methods = ["predict", "decision_function"] + ["predict_proba"] * (name in ("LogisticRegression", "SGDClassifier"))
+    for method in methods:
+        plan = compile_model(estimator, method)
+        assert plan.complete
+        same(plan, estimator, rows, method)
+        same(plan, estimator, X.astype(dtype), method)
+
+
+@pytest.mark.parametrize("regressor", ["SGDRegressor", "LinearSVR"])
+def test_more_linear_regressors(regressor):
+    import sklearn.linear_model
+    import sklearn.svm
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(200, 3))
+    estimator = (getattr(sklearn.linear_model, regressor, None) or getattr(sklearn.svm, regressor))()
+    estimator.fit(X, X @ [2.0, -1.0, 0.5])
+    for rows in (X[:1], X):
+        same(compile_model(estimator, "predict"), estimator, rows, "predict")
 
 
 def test_decoded_columns_reach_any_plan_as_rows():
@@ -278,3 +365,150 @@ def test_decoded_columns_reach_any_plan_as_rows():
     encoder = OneHotEncoder(handle_unknown="ignore").fit(np.array([["a", "x"], ["b", "y"]], dtype=object))
     np.testing.assert_array_equal(compile_model(encoder, "transform").run(batch),
                                   encoder.transform(codecs.decode(b"a,x\nb,y\n", MediaType.parse("text/csv"))).toarray())
+
+
+# -- more featurizer steps ------------------------------------------------------------------
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(["mean", "median", "most_frequent", "constant"]), st.booleans(), st.data())
+def test_simple_imputer_with_its_missing_indicator(strategy, keep_empty, data):
+    """The mask of the columns that had missing values at fit is appended, even where a row has none."""
+    fit = np.array(data.draw(st.lists(st.lists(WITH_NAN, min_size=3, max_size=3), min_size=1, max_size=15)))
+    imputer = SimpleImputer(strategy=strategy, add_indicator=True, keep_empty_features=keep_empty).fit(fit)
+    X = np.array(data.draw(st.lists(st.lists(WITH_NAN, min_size=3, max_size=3), min_size=1, max_size=10)))
+    plan = compile_model(imputer, "transform")
+    assert plan.complete
+    same(plan, imputer, X)
+
+
+ENCODER_VALUES = st.sampled_from(["a", "b", "c", "d", "e", "never", float("nan")])
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from([None, "first", "if_binary", ["b", "a"]]),
+       st.sampled_from(["ignore", "error", "infrequent_if_exist", "warn"]),
+       st.sampled_from([None, 3, 0.2]), st.sampled_from([None, 2, 3]), st.data())
+def test_one_hot_encoder_drop_and_infrequent_categories(drop, unknown, min_frequency, max_categories, data):
+    import warnings
+
+    common = st.sampled_from(["a", "a", "a", "b", "b", "c", "d", "e", float("nan")])
+    fit = np.array(data.draw(st.lists(st.lists(common, min_size=2, max_size=2), min_size=4, max_size=40)), dtype=object)
+    if isinstance(drop, list):
+        fit[:2] = [["b", "a"], ["a", "b"]]  # the categories to drop are seen
+    try:
+        encoder = OneHotEncoder(drop=drop, handle_unknown=unknown, min_frequency=min_frequency,
+                                max_categories=max_categories, sparse_output=False).fit(fit)
+    except (ValueError, AttributeError):  # a combination scikit-learn refuses to fit (or fails on)
+        return
+    X = np.array(data.draw(st.lists(st.lists(ENCODER_VALUES, min_size=2, max_size=2), min_size=1, max_size=10)),
+                 dtype=object)
+    plan = compile_model(encoder, "transform")
+    assert plan.complete
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn warns of unknown values it drops
+        same(plan, encoder, X)
+        same(plan, encoder, fit)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(["error", "use_encoded_value"]), st.sampled_from([float("nan"), -2.0]),
+       st.sampled_from([np.float64, np.float32]), st.data())
+def test_ordinal_encoder_unknown_and_missing_values(unknown, missing, dtype, data):
+    fit = np.array(data.draw(st.lists(st.lists(CATEGORIES, min_size=2, max_size=2), min_size=1, max_size=20)), dtype=object)
+    encoder = OrdinalEncoder(handle_unknown=unknown, unknown_value=-1 if unknown != "error" else None,
+                             encoded_missing_value=missing, dtype=dtype).fit(fit)
+    X = np.array(data.draw(st.lists(st.lists(ENCODER_VALUES, min_size=2, max_size=2), min_size=1, max_size=10)),
+                 dtype=object)
+    plan = compile_model(encoder, "transform")
+    assert plan.complete
+    same(plan, encoder, X)
+
+
+MANY = st.lists(st.lists(st.one_of(FINITE, st.sampled_from([0.0, float("nan"), 1e300, -1e-300])), min_size=4,
+                         max_size=4), min_size=1, max_size=12)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["ordinal", "onehot-dense", "onehot"]), st.sampled_from(["uniform", "quantile", "kmeans"]),
+       st.sampled_from([None, np.float32]), st.sampled_from([np.float64, np.float32]), st.data())
+def test_kbins_discretizer(encode, strategy, dtype, given_dtype, data):
+    import warnings
+
+    from sklearn.preprocessing import KBinsDiscretizer
+
+    fit = np.random.default_rng(data.draw(st.integers(0, 1000))).normal(size=(40, 4)) * [1, 1e6, 1e-6, 3]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # bins too narrow are merged, with a warning
+        model = KBinsDiscretizer(n_bins=4, encode=encode, strategy=strategy, dtype=dtype).fit(fit)
+    with np.errstate(over="ignore"):
+        X = np.array(data.draw(MANY)).astype(given_dtype)
+    plan = compile_model(model, "transform")
+    assert plan.complete
+    same(plan, model, X)
+    same(plan, model, fit)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(["l1", "l2", "max"]), st.data())
+def test_normalizer(norm, data):
+    from sklearn.preprocessing import Normalizer
+
+    width = data.draw(st.sampled_from([3, 12]))  # past 8 columns a row sum is summed pairwise
+    X = np.array(data.draw(st.lists(st.lists(st.one_of(FINITE, st.sampled_from([0.0, 1e-300, float("nan")])),
+                                             min_size=width, max_size=width), min_size=1, max_size=10)))
+    model = Normalizer(norm=norm).fit(np.ones((2, width)))  # a Normalizer learns nothing but the width
+    for rows in (X, np.asfortranarray(X), pd.DataFrame(X)):
+        same(compile_model(model, "transform"), model, rows)
+
+
+@pytest.mark.parametrize("degree", [1, 2, 3, (2, 3), (3, 3), (0, 2)])
+@pytest.mark.parametrize("interaction_only", [False, True])
+@pytest.mark.parametrize("bias", [False, True])
+def test_polynomial_features(degree, interaction_only, bias):
+    from sklearn.preprocessing import PolynomialFeatures
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(30, 4)) * [1, 1e3, 1e-3, 7]
+    model = PolynomialFeatures(degree=degree, interaction_only=interaction_only, include_bias=bias).fit(X)
+    plan = compile_model(model, "transform")
+    assert plan.complete
+    for rows in (X, X[:1], X.astype(np.float32), np.array([[np.nan, 1, 2, 3]])):
+        same(plan, model, rows)
+
+
+def test_feature_union_with_weights_passthrough_and_an_unknown_part():
+    from sklearn.pipeline import FeatureUnion
+
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(40, 5))
+    model = FeatureUnion([("scaled", StandardScaler()), ("pca", PCA(2)), ("raw", "passthrough"), ("gone", "drop"),
+                          ("flags", make_pipeline(MinMaxScaler(), Binarizer(threshold=0.5)))],
+                         transformer_weights={"scaled": 2.0, "raw": 0.5}).fit(X)
+    plan = compile_model(model, "transform")
+    assert plan.summary() == ("compiled: FeatureUnion, scaled, raw, flags/minmaxscaler, flags/binarizer; "
+                              "run by scikit-learn: pca")
+    for rows in (X, X[:1]):
+        same(plan, model, rows)
+
+
+def test_many_rows_are_encoded_as_a_few_are():
+    """From 64 rows the encoders look values up in pandas' hash index, where it agrees with
+    scikit-learn's dict: the same codes for strings, NaN, unknown values, numbers, and a
+    column of mixed types (which keeps the dict)."""
+    rng = np.random.default_rng(8)
+    words = np.array(["a", "b", "c", "zz", "never", float("nan")], dtype=object)
+    fit = np.column_stack([words[rng.integers(0, 4, 300)], rng.integers(0, 3, 300).astype(float)]).astype(object)
+    fit[:3, 0] = float("nan")
+    fit[:, 1] = fit[:, 1].astype(float)
+    X = np.column_stack([words[rng.integers(0, 6, 200)], rng.integers(0, 5, 200).astype(float)]).astype(object)
+    mixed = X.copy()
+    mixed[5, 0], mixed[6, 1] = 7, True  # an int among strings; True == 1.0 to Python, as to scikit-learn
+    numbers = np.array(X[:, 1:], dtype=float)
+    numbers[:4] = [[np.nan], [-0.0], [1.0], [9.0]]
+    for make in (lambda: OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                 lambda: OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)):
+        encoder = make().fit(fit)
+        plan = compile_model(encoder, "transform")
+        for rows in (X, mixed):
+            same(plan, encoder, rows)
+        encoder = make().fit(np.array(fit[:, 1:], dtype=float))
+        same(compile_model(encoder, "transform"), encoder, numbers)

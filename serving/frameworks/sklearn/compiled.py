@@ -15,20 +15,17 @@ under ``handle_unknown="error"``, a string in a numeric column), the caller runs
 scikit-learn itself on the same input, which raises its own message (or answers: the plan
 is only ever a faster way to the same result).
 
-Known steps: ``Pipeline``, ``ColumnTransformer`` (the fitted column indices; ``remainder``
-drop, passthrough or a transformer), ``SimpleImputer`` (NaN missing values, every strategy,
-no indicator), ``StandardScaler``, ``RobustScaler``, ``MinMaxScaler``, ``MaxAbsScaler``,
-``Binarizer``, ``OneHotEncoder`` (no ``drop``, no infrequent categories;
-unknown values ignored or refused), ``FunctionTransformer`` of nothing or of a NumPy ufunc,
-the linear regressors' ``predict`` (``LinearRegression``, ``Ridge``, ``Lasso``,
-``ElasticNet``), and decision trees and their forests (``DecisionTree*``, ``RandomForest*``,
-``ExtraTrees*``: one output; classifiers' ``predict`` and ``predict_proba``) and
-``HistGradientBoostingRegressor`` (squared error, no categorical features).
+Known steps (docs/serving.md lists the options of each): ``Pipeline``, ``ColumnTransformer``,
+``FeatureUnion``; ``SimpleImputer``, the scalers, ``Normalizer``, ``Binarizer``,
+``FunctionTransformer`` of a ufunc; ``OneHotEncoder``, ``OrdinalEncoder``,
+``KBinsDiscretizer``, ``PolynomialFeatures``; the linear regressors and classifiers; decision
+trees, forests and both gradient boostings.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -131,8 +128,10 @@ def _floats(X: Any, allow_nan: bool = True) -> np.ndarray:
 class Imputer(Node):
     label = "SimpleImputer"
     statistics: np.ndarray
+    width: int
     keep: np.ndarray | None  # columns kept (those whose statistic is not NaN), None: all
     numeric: bool
+    indicator: np.ndarray | None = None  # add_indicator: the columns whose missing mask is appended
 
     def run(self, X: Any) -> np.ndarray:
         if self.numeric:
@@ -141,11 +140,14 @@ class Imputer(Node):
         else:
             X = np.array(X, dtype=object)
             mask = X != X  # scikit-learn's NaN test for object arrays
+        if X.ndim != 2 or X.shape[1] != self.width:
+            raise ValueError("width")  # scikit-learn words the error
+        indicator = None if self.indicator is None else mask[:, self.indicator]
         if self.keep is not None:
             X, mask = X[:, self.keep], mask[:, self.keep]
         if mask.any():  # in place, so the values take X's type, as scikit-learn's assignment does
             X[mask] = np.broadcast_to(self.statistics, X.shape)[mask]
-        return X
+        return X if indicator is None else np.hstack((X, indicator))
 
 
 @dataclass
@@ -192,27 +194,93 @@ class Threshold(Node):
 
 
 @dataclass
+class Categories:
+    """One feature's fitted categories. A few values are looked up in a dict, which is
+    scikit-learn's own lookup (Python equality: ``1 == 1.0 == True``); many go through pandas'
+    hash index, in C, but only where the two agree: categories all strings and values all
+    strings or NaN, or categories and values all numbers in NumPy arrays."""
+
+    table: dict  # value -> index in the fitted categories
+    nan_at: int | None  # where NaN is a category
+    index: Any = None  # the categories (NaN aside) as a pandas Index, when all strings or all numbers
+    strings: bool = False
+
+    MANY = 64  # rows from which the hash index is worth building the call
+
+    def codes(self, values: np.ndarray) -> np.ndarray:
+        """Each value's index in the categories (-1: unknown)."""
+        if self.index is not None and len(values) >= self.MANY:
+            if values.dtype.kind == "O" and self.strings:
+                nan = values != values
+                fast = pd.api.types.infer_dtype(values[~nan] if nan.any() else values, skipna=False) in ("string", "empty")
+            else:
+                nan = np.isnan(values) if values.dtype.kind == "f" else None
+                fast = not self.strings and values.dtype.kind in "fiu"
+            if fast:
+                codes = self.index.get_indexer(values)
+                if nan is not None and nan.any():
+                    codes[nan] = -1 if self.nan_at is None else self.nan_at
+                return codes
+        return np.fromiter((_lookup(self.table, self.nan_at, v) for v in values.tolist()), dtype=np.intp,
+                           count=len(values))
+
+
+def _codes(features: list[Categories], X: Any) -> list[np.ndarray]:
+    """Each feature's values as their index in that feature's fitted categories (-1: unknown)."""
+    X = np.asarray(X)
+    if X.ndim != 2 or X.shape[1] != len(features):
+        raise ValueError("width")  # scikit-learn words the error
+    return [feature.codes(X[:, j]) for j, feature in enumerate(features)]
+
+
+@dataclass
 class OneHot(Node):
+    """``OneHotEncoder``: each category's output column decided at load (infrequent
+    categories grouped into one, the dropped one into none), so a row is one lookup and one
+    write a feature."""
+
     label = "OneHotEncoder"
-    tables: list[dict]  # value -> position in that feature's categories
-    nan_at: list[int | None]  # where NaN is a category
-    offsets: np.ndarray
+    features: list[Categories]
+    columns: list[np.ndarray]  # category index -> output column (-1: none); the last entry: an unknown value's
     width: int
-    ignore_unknown: bool
-    dtype: Any
+    refuse_unknown: bool
+    dtype: Any  # None: the input's (KBinsDiscretizer's encoder writes in the bins' float type)
 
     def run(self, X: Any) -> np.ndarray:
-        X = np.asarray(X)
-        if X.ndim != 2 or X.shape[1] != len(self.tables):
-            raise ValueError("width")  # scikit-learn words the error
-        out = np.zeros((X.shape[0], self.width), dtype=self.dtype)
-        rows = np.arange(X.shape[0])
-        for j, (table, nan_at) in enumerate(zip(self.tables, self.nan_at)):
-            codes = np.fromiter((_lookup(table, nan_at, v) for v in X[:, j].tolist()), dtype=np.int64, count=X.shape[0])
-            known = codes >= 0
-            if not known.all() and not self.ignore_unknown:
+        codes = _codes(self.features, X)
+        out = np.zeros((len(codes[0]) if codes else 0, self.width), dtype=self.dtype or np.asarray(X).dtype)
+        rows = np.arange(out.shape[0])
+        for code, columns in zip(codes, self.columns):
+            if self.refuse_unknown and (code < 0).any():
                 raise ValueError("unknown category")  # scikit-learn words the error
-            out[rows[known], self.offsets[j] + codes[known]] = 1
+            column = columns[code]  # -1 (unknown) reads the last entry
+            hit = column >= 0
+            out[rows[hit], column[hit]] = 1
+        return out
+
+
+@dataclass
+class Ordinal(Node):
+    """``OrdinalEncoder``: the category's index, in the fitted output type; NaN (when a
+    category) as ``encoded_missing_value``; an unknown value as ``unknown_value`` or refused."""
+
+    label = "OrdinalEncoder"
+    features: list[Categories]
+    dtype: Any
+    missing_value: float
+    unknown_value: float | None  # None: refused
+
+    def run(self, X: Any) -> np.ndarray:
+        codes = _codes(self.features, X)
+        out = np.column_stack(codes).astype(self.dtype) if codes else np.zeros((len(X), 0), self.dtype)
+        for j, (code, at) in enumerate(zip(codes, (feature.nan_at for feature in self.features))):
+            unknown = code < 0
+            if unknown.any():
+                if self.unknown_value is None:
+                    raise ValueError("unknown category")  # scikit-learn words the error
+                out[unknown, j] = self.unknown_value
+            if at is not None:
+                out[code == at, j] = self.missing_value
         return out
 
 
@@ -223,6 +291,100 @@ def _lookup(table: dict, nan_at: int | None, value: Any) -> int:
         return table.get(value, -1)
     except TypeError:  # unhashable
         return -1
+
+
+@dataclass
+class Bins(Node):
+    """``KBinsDiscretizer``: each value's bin, ``searchsorted`` on the inner edges as
+    scikit-learn does, in the input's float type; then its one-hot encoder, if any."""
+
+    label = "KBinsDiscretizer"
+    edges: list[np.ndarray]
+    dtype: Any  # None: float64 or float32, as given
+    encoder: Node | None
+
+    def run(self, X: Any) -> np.ndarray:
+        X = _floats(X, allow_nan=False) if self.dtype is None else _floats(np.asarray(X, dtype=self.dtype), False)
+        if X.ndim != 2 or X.shape[1] != len(self.edges):
+            raise ValueError("width")
+        for j, edges in enumerate(self.edges):
+            X[:, j] = np.searchsorted(edges, X[:, j], side="right")
+        return X if self.encoder is None else self.encoder.run(X)
+
+
+@dataclass
+class Norm(Node):
+    """``Normalizer``: each row divided by its l1, l2 or max norm (a zero norm by one), with
+    scikit-learn's own ``row_norms`` for l2."""
+
+    label = "Normalizer"
+    norm: str
+
+    def run(self, X: Any) -> np.ndarray:
+        from sklearn.utils.extmath import row_norms
+
+        X = _floats(X, allow_nan=False)
+        if X.ndim != 2:
+            raise ValueError("shape")
+        if self.norm == "l1":
+            norms = np.sum(np.abs(X), axis=1)
+        elif self.norm == "l2":
+            norms = row_norms(X)
+        else:
+            norms = np.max(np.abs(X), axis=1)
+        norms[norms < 10 * np.finfo(norms.dtype).eps] = 1.0  # what _handle_zeros_in_scale does to a norm
+        X /= norms[:, None]
+        return X
+
+
+@dataclass
+class Polynomial(Node):
+    """``PolynomialFeatures``: every product column made as scikit-learn makes it, an earlier
+    column times one input feature, a degree at a time (so each product is rounded as
+    scikit-learn rounds it); then the columns ``min_degree`` keeps."""
+
+    label = "PolynomialFeatures"
+    width: int  # input features
+    full: int  # columns before min_degree's cut
+    bias: bool
+    blocks: list[tuple[int, np.ndarray, np.ndarray]]  # (first column, earlier columns, features) per degree
+    keep: np.ndarray | None
+
+    def run(self, X: Any) -> np.ndarray:
+        X = _floats(X, allow_nan=False)
+        if X.ndim != 2 or X.shape[1] != self.width:
+            raise ValueError("width")
+        out = np.empty((X.shape[0], self.full), dtype=X.dtype)
+        first = int(self.bias)
+        if self.bias:
+            out[:, 0] = 1
+        out[:, first:first + self.width] = X
+        for at, earlier, features in self.blocks:
+            np.multiply(out[:, earlier], X[:, features], out=out[:, at:at + len(earlier)])
+        return out if self.keep is None else out[:, self.keep]
+
+
+@dataclass
+class Union(Node):
+    """``FeatureUnion``: every part on the same input, each weighted, side by side."""
+
+    label = "FeatureUnion"
+    parts: list[tuple[str, Node | None, float | None]]  # None: passthrough
+
+    def run(self, X: Any) -> np.ndarray:
+        blocks = []
+        for _, node, weight in self.parts:
+            out = X if node is None else node.run(X)
+            out = out.toarray() if hasattr(out, "toarray") else np.asarray(out)
+            blocks.append(out if weight is None else out * weight)
+        return np.hstack(blocks)
+
+    def report(self, path: str) -> list[tuple[str, bool]]:
+        out = [(path or "FeatureUnion", True)]
+        for name, node, _ in self.parts:
+            if node is not None:
+                out += node.report(f"{path}/{name}" if path else name)
+        return out
 
 
 @dataclass
@@ -238,44 +400,70 @@ class Function(Node):
 
 @dataclass
 class Linear(Node):
+    """``X @ coef_.T + intercept_``, as scikit-learn's linear models compute it, then what
+    the method makes of the scores: the values (a regressor), the scores, the class, or the
+    probabilities (the logistic of each score, normalized one-vs-rest, or the softmax),
+    with scikit-learn's own ``expit`` and ``softmax``."""
+
     label = "linear model"
     coef_t: np.ndarray
     intercept: Any
+    output: str = "value"  # "value", "decision", "label", "ovr" or "softmax"
+    classes: np.ndarray | None = None
 
     def run(self, X: Any) -> np.ndarray:
         X = _floats(X, allow_nan=False)
-        return X @ self.coef_t + self.intercept
+        scores = X @ self.coef_t + self.intercept
+        if self.output == "value":
+            return scores
+        if scores.ndim > 1 and scores.shape[1] == 1:
+            scores = scores.reshape(-1)
+        if self.output == "decision":
+            return scores
+        if self.output == "label":
+            return self.classes.take((scores > 0).astype(np.intp) if scores.ndim == 1 else np.argmax(scores, axis=1), axis=0)
+        from scipy.special import expit
+        from sklearn.utils.extmath import softmax
+
+        if self.output == "softmax":
+            return softmax(scores if scores.ndim > 1 else np.c_[-scores, scores], copy=False)
+        prob = expit(scores, out=scores)  # one-vs-rest, as _predict_proba_lr normalizes it
+        if prob.ndim == 1:
+            return np.stack([1 - prob, prob], axis=1)
+        total = prob.sum(axis=1)
+        none = total == 0
+        if none.any():
+            prob[none, :] = 1
+            total[none] = prob.shape[1]
+        prob /= total.reshape((prob.shape[0], -1))
+        return prob
+
+
+class Walk:
+    """How rows reach the leaves of a set of fitted trees: ``exits(X)`` gives, for every row
+    and every tree, the row of the tree set's value table that the row ends in. A value
+    against a threshold is compared as C compares them (a float32 row value is widened to
+    the float64 threshold exactly); NaN goes where the tree sends missing values, when it
+    has a place for them (``missing_left``)."""
+
+    def exits(self, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
 
 
 @dataclass
-class Forest(Node):
-    """Decision trees, one or an averaged forest, walked for every row and every tree at
-    once: the fitted nodes of all trees in flat arrays (a leaf points to itself), the rows
-    in float32 as scikit-learn's trees read them, a float32 value against a float64
-    threshold compared as C compares them. Leaf values are summed tree by tree in order
-    (``cumsum`` adds sequentially, as scikit-learn's ``y_hat += prediction`` does), then
-    divided by the number of trees."""
+class DepthWalk(Walk):
+    """All rows and all trees one level at a time, ``depth`` times (a leaf points to
+    itself): for trees too big for :class:`BitWalk`."""
 
-    label = "trees"
     roots: np.ndarray
     feature: np.ndarray
     threshold: np.ndarray
     left: np.ndarray
     right: np.ndarray
-    value: np.ndarray  # (nodes, k): a regressor's value (k = 1) or a classifier's class fractions
     depth: int
-    forest: bool  # average over the trees (a forest) or the one tree's value
-    classes: np.ndarray | None  # a classifier's classes_, for predict
-    output: str  # "value", "proba" or "label"
-    base: float | None = None  # boosting: the baseline, to which every tree's value is added in turn
-    missing_left: np.ndarray | None = None  # boosting: where a NaN goes at each node
-    dtype: Any = np.float32  # how the rows are read: float32 (trees, forests), float64 (boosting)
+    missing_left: np.ndarray | None
 
-    def run(self, X: Any) -> np.ndarray:
-        X = np.asarray(X)
-        X = X.astype(self.dtype) if X.dtype != self.dtype else X
-        if X.ndim != 2 or np.isinf(X).any() or (self.missing_left is None and np.isnan(X).any()):
-            raise ValueError("not finite")  # refusals, and a forest's NaN routing, are scikit-learn's to decide
+    def exits(self, X: np.ndarray) -> np.ndarray:
         rows = np.arange(X.shape[0])[:, None]
         node = np.broadcast_to(self.roots, (X.shape[0], len(self.roots))).copy()
         for _ in range(self.depth):
@@ -284,12 +472,142 @@ class Forest(Node):
             if self.missing_left is not None:
                 go_left = np.where(np.isnan(x), self.missing_left[node], go_left)
             node = np.where(go_left, self.left[node], self.right[node])
-        values = self.value[node]  # (rows, trees, k)
-        if self.base is not None:  # baseline + tree 1 + tree 2 + ..., in that order
-            start = np.full((values.shape[0], 1, values.shape[2]), self.base)
-            values = np.cumsum(np.concatenate([start, values], axis=1), axis=1)[:, -1]
-        elif self.forest:
-            values = np.cumsum(values, axis=1)[:, -1] / len(self.roots)
+        return node
+
+
+@dataclass
+class BitWalk(Walk):
+    """Trees of at most 64 leaves, every split of every tree tested at once, whatever the
+    depth (the QuickScorer idea): a tree's leaves are numbered left to right as bits of one
+    word; a split the row fails (it goes right) rules out the leaves of its left subtree, and
+    the row's leaf is the lowest leaf no split ruled out. About ten array operations for a
+    whole boosted model, where a level-by-level walk takes six a level."""
+
+    feature: np.ndarray  # the splits of all trees, tree after tree
+    threshold: np.ndarray
+    missing_left: np.ndarray | None
+    ruled_out: np.ndarray  # uint64: the leaves a split rules out when the row goes right
+    starts: np.ndarray  # where each tree's splits start
+    leaf_base: np.ndarray  # where each tree's leaves start in the value table
+
+    ROWS_AT_ONCE = 1 << 20  # split tests held at once: a batch of rows is walked in slices
+
+    def exits(self, X: np.ndarray) -> np.ndarray:
+        out = np.empty((X.shape[0], len(self.starts)), dtype=np.int64)
+        step = max(1, self.ROWS_AT_ONCE // len(self.feature))
+        for lo in range(0, X.shape[0], step):
+            x = X[lo:lo + step].take(self.feature, axis=1)
+            right = x > self.threshold  # NaN is not greater: it goes left unless the tree says right
+            if self.missing_left is not None:
+                nan = np.isnan(x)
+                if nan.any():
+                    right |= nan & ~self.missing_left
+            gone = np.bitwise_or.reduceat(right * self.ruled_out, self.starts, axis=1)
+            # the lowest bit not ruled out: the count of gone's trailing ones
+            out[lo:lo + step] = np.bitwise_count(gone ^ (gone + np.uint64(1))).astype(np.int64) + (self.leaf_base - 1)
+        return out
+
+
+@dataclass
+class Tree:
+    """One fitted tree's nodes as scikit-learn stores them (children -1 at a leaf)."""
+
+    feature: np.ndarray
+    threshold: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    value: np.ndarray  # (nodes, k)
+    depth: int
+    missing_left: np.ndarray | None = None
+
+
+def _walk(trees: list[Tree]) -> tuple[Walk, np.ndarray]:
+    """The walk for these trees, and the value table its exits index."""
+    leaves = [tree.left == -1 for tree in trees]
+    if all(leaf.sum() <= 64 for leaf in leaves):
+        return _bit_walk(trees)
+    at, roots, parts = 0, [], {k: [] for k in ("feature", "threshold", "left", "right", "missing_left")}
+    for tree, leaf in zip(trees, leaves):
+        index = np.arange(len(leaf))
+        roots.append(at)
+        parts["feature"].append(np.where(leaf, 0, tree.feature))
+        parts["threshold"].append(np.where(leaf, 0.0, tree.threshold))
+        parts["left"].append(np.where(leaf, index, tree.left) + at)
+        parts["right"].append(np.where(leaf, index, tree.right) + at)
+        if tree.missing_left is not None:
+            parts["missing_left"].append(tree.missing_left)
+        at += len(leaf)
+    depth = max(tree.depth for tree in trees)
+    missing = np.concatenate(parts.pop("missing_left")) if trees[0].missing_left is not None else None
+    walk = DepthWalk(np.array(roots), *(np.concatenate(parts[k]) for k in ("feature", "threshold", "left", "right")),
+                     depth, missing)
+    return walk, np.concatenate([tree.value for tree in trees])
+
+
+def _bit_walk(trees: list[Tree]) -> tuple[BitWalk, np.ndarray]:
+    feature, threshold, missing, ruled_out, starts, leaf_base, values = [], [], [], [], [], [], []
+    for tree in trees:
+        starts.append(len(feature))
+        leaf_base.append(sum(len(v) for v in values))
+        order, splits = [], []  # leaves left to right; (split, first leaf, first leaf right of it)
+        stack = [(0, None)]
+        while stack:  # depth first, left before right: leaves come out in order
+            node, split = stack.pop()
+            if split is not None:  # the left subtree of ``split`` is done
+                splits[split][2] = len(order)
+                continue
+            if tree.left[node] == -1:
+                order.append(node)
+                continue
+            splits.append([node, len(order), None])
+            stack += [(tree.right[node], None), (None, len(splits) - 1), (tree.left[node], None)]
+        for node, first, end in splits:
+            feature.append(tree.feature[node])
+            threshold.append(tree.threshold[node])
+            missing.append(bool(tree.missing_left[node]) if tree.missing_left is not None else False)
+            ruled_out.append(((1 << end) - 1) ^ ((1 << first) - 1))
+        if not splits:  # a lone leaf: one split that rules nothing out
+            feature.append(0), threshold.append(np.inf), missing.append(True), ruled_out.append(0)
+        values.append(tree.value[order])
+    walk = BitWalk(np.array(feature, dtype=np.intp), np.array(threshold, dtype=np.float64),
+                   np.array(missing) if trees[0].missing_left is not None else None,
+                   np.array(ruled_out, dtype=np.uint64), np.array(starts, dtype=np.intp), np.array(leaf_base))
+    return walk, np.concatenate(values)
+
+
+def _rows(X: Any, dtype: Any, width: int, allow_nan: bool, allow_inf: bool) -> np.ndarray:
+    """The rows as the trees read them; what scikit-learn would refuse raises (it then words
+    the error)."""
+    X = np.asarray(X)
+    X = X.astype(dtype) if X.dtype != dtype else X
+    if X.ndim != 2 or X.shape[1] != width:
+        raise ValueError("width")
+    if (not allow_inf and np.isinf(X).any()) or (not allow_nan and np.isnan(X).any()):
+        raise ValueError("not finite")
+    return X
+
+
+@dataclass
+class Forest(Node):
+    """Decision trees, one or an averaged forest. The rows in float32, as scikit-learn's
+    trees read them. Leaf values are summed tree by tree in order (``cumsum`` adds
+    sequentially, as scikit-learn's ``y_hat += prediction`` does), then divided by the
+    number of trees."""
+
+    label = "trees"
+    walk: Walk
+    value: np.ndarray  # (leaves, k): a regressor's value (k = 1) or a classifier's class fractions
+    width: int
+    forest: bool  # average over the trees (a forest) or the one tree's value
+    classes: np.ndarray | None  # a classifier's classes_, for predict
+    output: str  # "value", "proba" or "label"
+
+    def run(self, X: Any) -> np.ndarray:
+        # NaN: routed by scikit-learn (a tree fitted without missing values refuses them)
+        X = _rows(X, np.float32, self.width, allow_nan=False, allow_inf=False)
+        values = self.value[self.walk.exits(X)]  # (rows, trees, k)
+        if self.forest:
+            values = np.cumsum(values, axis=1)[:, -1] / values.shape[1]
         else:
             values = values[:, 0]
         if self.output == "value":
@@ -297,6 +615,29 @@ class Forest(Node):
         if self.output == "proba":
             return values
         return self.classes.take(np.argmax(values, axis=1), axis=0)
+
+
+@dataclass
+class Boosted(Node):
+    """Gradient boosting: the baseline, then every tree's (scaled) leaf value added in turn,
+    per output (``cumsum`` adds in the order scikit-learn's ``raw += tree`` does); then
+    scikit-learn's own link, loss or class choice on the sums."""
+
+    label = "boosting"
+    walk: Walk
+    value: np.ndarray  # (leaves,): learning rate times the leaf value where scikit-learn scales it
+    base: np.ndarray  # (k,): the raw prediction before any tree
+    width: int
+    dtype: Any  # float32 (GradientBoosting*, through its trees) or float64 (HistGradientBoosting*)
+    finish: Callable[[np.ndarray], Any]  # raw (rows, k) -> what the method returns
+    missing: bool = False  # NaN rows are the trees' to route (HistGradientBoosting*)
+
+    def run(self, X: Any) -> Any:
+        X = _rows(X, self.dtype, self.width, allow_nan=self.missing, allow_inf=self.missing)
+        k = len(self.base)
+        values = self.value[self.walk.exits(X)].reshape(X.shape[0], -1, k)  # (rows, iterations, k)
+        start = np.broadcast_to(self.base, (X.shape[0], 1, k))
+        return self.finish(np.cumsum(np.concatenate([start, values], axis=1), axis=1)[:, -1])
 
 
 # -- the input as scikit-learn's steps see it ---------------------------------------------
@@ -399,12 +740,19 @@ def _column_transformer(est: Any, method: str) -> Node | None:
 
 def _imputer(est: Any, method: str) -> Node | None:
     missing = est.missing_values
-    if method != "transform" or est.add_indicator or not (isinstance(missing, float) and math.isnan(missing)):
+    if method != "transform" or not (isinstance(missing, float) and math.isnan(missing)):
         return None
+    indicator = None
+    if est.add_indicator:
+        found = est.indicator_  # scikit-learn's own: the columns with missing values at fit, never refusing
+        if found.error_on_new or found.sparse is True or found.features != "missing-only":
+            return None
+        indicator = np.asarray(found.features_)
     kind = est._fit_dtype.kind
     if kind not in "fiuO":
         return None
     statistics = np.asarray(est.statistics_)
+    width = len(statistics)
     fill_dtype = getattr(est, "_fill_dtype", statistics.dtype)
     keep = None
     if not est.keep_empty_features:  # a feature with no value at fit has no statistic: scikit-learn drops it
@@ -412,7 +760,7 @@ def _imputer(est: Any, method: str) -> Node | None:
         if invalid.any():
             keep = np.flatnonzero(~invalid)
             statistics = statistics[keep]
-    return Imputer(statistics.astype(fill_dtype, copy=False), keep, kind != "O")
+    return Imputer(statistics.astype(fill_dtype, copy=False), width, keep, kind != "O", indicator)
 
 
 def _scaler(est: Any, method: str) -> Node | None:
@@ -436,11 +784,8 @@ def _binarizer(est: Any, method: str) -> Node | None:
     return Threshold(float(est.threshold)) if method == "transform" else None
 
 
-def _one_hot(est: Any, method: str) -> Node | None:
-    if (method != "transform" or est.drop_idx_ is not None or getattr(est, "_infrequent_enabled", False)
-            or est.handle_unknown not in ("ignore", "error")):
-        return None
-    tables, nan_at = [], []
+def _categories(est: Any) -> list[Categories]:
+    features = []
     for categories in est.categories_:
         table, where = {}, None
         for i, value in enumerate(categories.tolist()):
@@ -448,10 +793,117 @@ def _one_hot(est: Any, method: str) -> Node | None:
                 where = i
             else:
                 table[value] = i
-        tables.append(table)
-        nan_at.append(where)
-    sizes = [len(c) for c in est.categories_]
-    return OneHot(tables, nan_at, np.cumsum([0] + sizes[:-1]), sum(sizes), est.handle_unknown == "ignore", est.dtype)
+        keys = list(table)
+        strings = all(type(k) is str for k in keys)
+        numbers = all(type(k) in (int, float) for k in keys)
+        index = None
+        if pd is not None and keys and (strings or numbers):
+            index = pd.Index(np.array(keys, dtype=object if strings else np.float64))
+            if not index.is_unique:
+                index = None
+        features.append(Categories(table, where, index, strings))
+    return features
+
+
+def _one_hot(est: Any, method: str) -> Node | None:
+    """Every ``drop`` and ``handle_unknown``: a category's column is its grouped index
+    (infrequent ones share the group's), less one past the dropped index; an unknown value
+    goes to the infrequent group where scikit-learn sends it there, else nowhere."""
+    if method != "transform" or est.handle_unknown not in ("ignore", "error", "infrequent_if_exist", "warn"):
+        return None
+    features = _categories(est)
+    infrequent = getattr(est, "_infrequent_enabled", False)
+    drops = getattr(est, "_drop_idx_after_grouping", None)
+    columns, at = [], 0
+    for i, categories in enumerate(est.categories_):
+        mapping = est._default_to_infrequent_mappings[i] if infrequent else None
+        grouped = np.arange(len(categories)) if mapping is None else np.asarray(mapping)
+        drop = None if drops is None or drops[i] is None else int(drops[i])
+
+        def column(g: int, at: int = at, drop: int | None = drop) -> int:
+            return -1 if g == drop else at + g - (drop is not None and g > drop)
+
+        unknown = -1
+        if infrequent and est.handle_unknown in ("infrequent_if_exist", "warn") and est._infrequent_indices[i] is not None:
+            unknown = column(int(grouped[est._infrequent_indices[i][0]]))
+        columns.append(np.array([column(int(g)) for g in grouped] + [unknown], dtype=np.intp))
+        at += est._n_features_outs[i]
+    return OneHot(features, columns, at, est.handle_unknown == "error", est.dtype)
+
+
+def _ordinal(est: Any, method: str) -> Node | None:
+    if method != "transform" or getattr(est, "_infrequent_enabled", False):
+        return None
+    unknown = est.unknown_value if est.handle_unknown == "use_encoded_value" else None
+    return Ordinal(_categories(est), est.dtype, est.encoded_missing_value, unknown)
+
+
+def _bins(est: Any, method: str) -> Node | None:
+    if method != "transform":
+        return None
+    encoder = None
+    if est.encode != "ordinal":
+        encoder = _one_hot(est._encoder, "transform")
+        if encoder is None:
+            return None
+        encoder.dtype = None
+    return Bins([np.asarray(edges)[1:-1] for edges in est.bin_edges_], est.dtype, encoder)
+
+
+def _normalizer(est: Any, method: str) -> Node | None:
+    return Norm(est.norm) if method == "transform" else None
+
+
+def _polynomial(est: Any, method: str) -> Node | None:
+    """The columns of scikit-learn's dense loop, worked out once: the degree-d block is the
+    degree-(d-1) columns from each feature's start on (past it, for interactions only),
+    times that feature."""
+    if method != "transform":
+        return None
+    n, bias = est.n_features_in_, bool(est.include_bias)
+    low, high = (est.degree, est.degree) if isinstance(est.degree, int) else tuple(est.degree)
+    low = 0 if isinstance(est.degree, int) else low
+    if high == 0:
+        return None
+    at = int(bias)
+    index = list(range(at, at + n)) + [at + n]
+    at += n
+    blocks = []
+    for _ in range(2, high + 1):
+        earlier, features, new_index, end, start_of_block = [], [], [], index[-1], at
+        for f in range(n):
+            start = index[f]
+            new_index.append(at)
+            if est.interaction_only:
+                start += index[f + 1] - index[f]
+            if at + end - start <= at:
+                break
+            earlier += range(start, end)
+            features += [f] * (end - start)
+            at += end - start
+        new_index.append(at)
+        index = new_index
+        if earlier:
+            blocks.append((start_of_block, np.array(earlier, dtype=np.intp), np.array(features, dtype=np.intp)))
+    if at != est._n_out_full:
+        return None  # not the layout this version of scikit-learn writes: leave it to scikit-learn
+    keep = None
+    if low > 1:
+        kept = est.n_output_features_
+        keep = np.r_[[0] if bias else [], np.arange(at - kept + bias, at)].astype(np.intp)
+    return Polynomial(n, at, bias, blocks, keep)
+
+
+def _union(est: Any, method: str) -> Node | None:
+    if method != "transform" or getattr(est, "_sklearn_output_config", {}).get("transform") not in (None, "default"):
+        return None
+    weights = est.transformer_weights or {}
+    parts = []
+    for name, trans in est.transformer_list:
+        if trans == "drop":
+            continue
+        parts.append((name, None if trans == "passthrough" else _compile(trans, "transform"), weights.get(name)))
+    return Union(parts) if parts else None
 
 
 def _function(est: Any, method: str) -> Node | None:
@@ -461,9 +913,21 @@ def _function(est: Any, method: str) -> Node | None:
 
 
 def _linear(est: Any, method: str) -> Node | None:
-    if method != "predict" or not hasattr(est, "coef_"):
+    if not hasattr(est, "coef_") or getattr(est, "multi_label_", False):
         return None
-    return Linear(np.asarray(est.coef_).T, est.intercept_)
+    coef_t = np.asarray(est.coef_).T
+    if not hasattr(est, "classes_"):
+        return Linear(coef_t, est.intercept_) if method == "predict" else None
+    if getattr(getattr(est, "_label_binarizer", None), "y_type_", "").startswith("multilabel"):
+        return None  # RidgeClassifier fitted on several labels: its predict is its own
+    output = {"decision_function": "decision", "predict": "label"}.get(method)
+    if method == "predict_proba":
+        name = type(est).__name__
+        if name == "LogisticRegression":
+            output = "ovr" if len(est.classes_) <= 2 else "softmax"
+        elif name == "SGDClassifier" and est.loss == "log_loss":
+            output = "ovr"
+    return None if output is None else Linear(coef_t, est.intercept_, output, est.classes_)
 
 
 def _trees(est: Any, method: str) -> Node | None:
@@ -475,52 +939,83 @@ def _trees(est: Any, method: str) -> Node | None:
         return None
     if method not in (("predict", "predict_proba") if classifier else ("predict",)):
         return None
-    roots, features, thresholds, lefts, rights, values, at = [], [], [], [], [], [], 0
-    for tree in trees:
-        t = tree.tree_
-        nodes = np.arange(t.node_count)
-        leaf = t.children_left == -1
-        roots.append(at)
-        features.append(np.where(leaf, 0, t.feature))
-        thresholds.append(np.where(leaf, 0.0, t.threshold))
-        lefts.append(np.where(leaf, nodes, t.children_left) + at)
-        rights.append(np.where(leaf, nodes, t.children_right) + at)
-        values.append(t.value[:, 0, :est.n_classes_] if classifier else t.value[:, 0, :1])
-        at += t.node_count
+    walk, value = _walk([_tree(t.tree_, est.n_classes_ if classifier else 1) for t in trees])
     output = "value" if not classifier else "proba" if method == "predict_proba" else "label"
-    return Forest(np.array(roots), np.concatenate(features), np.concatenate(thresholds), np.concatenate(lefts),
-                  np.concatenate(rights), np.concatenate(values).astype(np.float64), max(t.tree_.max_depth for t in trees),
-                  forest, est.classes_ if classifier else None, output)
+    return Forest(walk, value.astype(np.float64), est.n_features_in_, forest, est.classes_ if classifier else None, output)
 
 
-def _boosted(est: Any, method: str) -> Node | None:
-    """``HistGradientBoostingRegressor`` with the squared error (its link is the identity) and
-    no categorical features: the baseline plus every tree's leaf value, tree by tree."""
-    if (method != "predict" or type(est._loss).__name__ != "HalfSquaredError" or est.n_trees_per_iteration_ != 1
-            or (est.is_categorical_ is not None and np.any(est.is_categorical_))):
+def _tree(t: Any, k: int, scale: float | None = None) -> Tree:
+    value = t.value[:, 0, :k]
+    return Tree(t.feature, t.threshold, t.children_left, t.children_right,
+                value if scale is None else scale * value, t.max_depth)
+
+
+def _hist_boosting(est: Any, method: str) -> Node | None:
+    """``HistGradientBoosting*`` with numeric features (any loss): the baseline plus every
+    tree's leaf value, tree by tree, then the loss's inverse link (a regressor), its
+    probabilities or the class (a classifier), as scikit-learn's methods finish."""
+    finish = _boosting_finish(est, method, proba_of=lambda raw: raw, strict=True)
+    if (finish is None or (est.is_categorical_ is not None and np.any(est.is_categorical_))
+            or getattr(est, "_preprocessor", None) is not None):
         return None
-    roots, features, thresholds, lefts, rights, values, missing, depth, at = [], [], [], [], [], [], [], 0, 0
-    for (predictor,) in est._predictors:
-        nodes = predictor.nodes
-        if nodes["is_categorical"].any():
+    trees = []
+    for predictors in est._predictors:  # an iteration: one tree per output, in output order
+        for predictor in predictors:
+            nodes = predictor.nodes
+            if nodes["is_categorical"].any():
+                return None
+            leaf = nodes["is_leaf"].astype(bool)
+            trees.append(Tree(nodes["feature_idx"].astype(np.intp), nodes["num_threshold"],
+                              np.where(leaf, -1, nodes["left"].astype(np.intp)), np.where(leaf, -1, nodes["right"].astype(np.intp)),
+                              nodes["value"].astype(np.float64)[:, None], int(nodes["depth"].max()),
+                              nodes["missing_go_to_left"].astype(bool)))
+    if not trees:
+        return None
+    walk, value = _walk(trees)
+    base = np.asarray(est._baseline_prediction, dtype=np.float64).ravel()
+    return Boosted(walk, value[:, 0], base, est.n_features_in_, np.float64, finish, missing=True)
+
+
+def _gradient_boosting(est: Any, method: str) -> Node | None:
+    """``GradientBoosting*`` with a constant start (``init`` a scikit-learn dummy or
+    ``"zero"``): the start, then the learning rate times each tree's leaf value, added in
+    turn (``raw += learning_rate * value`` in scikit-learn's loop)."""
+    init = est.init_
+    if not (isinstance(init, str) or (type(init).__module__.startswith("sklearn.dummy")
+                                      and getattr(init, "strategy", "") not in ("stratified", "uniform"))):
+        return None
+    finish = _boosting_finish(est, method, proba_of=np.ravel, strict=False)
+    if finish is None:
+        return None
+    with warnings.catch_warnings():  # a row without the fitted names: the start does not read it
+        warnings.simplefilter("ignore")
+        base = est._raw_predict_init(np.zeros((1, est.n_features_in_), dtype=np.float32))[0].astype(np.float64)
+    walk, value = _walk([_tree(tree.tree_, 1, est.learning_rate) for stage in est.estimators_ for tree in stage])
+    return Boosted(walk, value[:, 0], base, est.n_features_in_, np.float32, finish)
+
+
+def _boosting_finish(est: Any, method: str, proba_of: Callable, strict: bool) -> Callable | None:
+    """What a boosting model's ``method`` does with the raw sums (rows, k). The two families
+    differ at a binary classifier's zero: ``HistGradientBoosting*`` say class 1 above it
+    (``strict``), ``GradientBoosting*`` at it or above; and in what their loss is given for
+    probabilities (the (rows, 1) sums or their ravel)."""
+    squeeze = lambda raw: raw.ravel() if raw.shape[1] == 1 else raw  # noqa: E731
+    if not hasattr(est, "classes_"):
+        if method != "predict":
             return None
-        index = np.arange(len(nodes))
-        leaf = nodes["is_leaf"].astype(bool)
-        roots.append(at)
-        features.append(np.where(leaf, 0, nodes["feature_idx"]))
-        thresholds.append(np.where(leaf, 0.0, nodes["num_threshold"]))
-        lefts.append(np.where(leaf, index, nodes["left"]) + at)
-        rights.append(np.where(leaf, index, nodes["right"]) + at)
-        values.append(nodes["value"].astype(np.float64)[:, None])
-        missing.append(nodes["missing_go_to_left"].astype(bool))
-        depth = max(depth, int(nodes["depth"].max()))
-        at += len(nodes)
-    if not roots:
-        return None
-    return Forest(np.array(roots), np.concatenate(features).astype(np.int64), np.concatenate(thresholds),
-                  np.concatenate(lefts), np.concatenate(rights), np.concatenate(values), depth, False, None,
-                  "value", base=float(np.asarray(est._baseline_prediction).ravel()[0]),
-                  missing_left=np.concatenate(missing), dtype=np.float64)
+        link = est._loss.link.inverse if strict else np.ravel  # GradientBoostingRegressor returns the sums
+        return lambda raw: link(raw.ravel())
+    if method == "decision_function":
+        return squeeze
+    if method == "predict_proba":
+        loss = est._loss
+        return lambda raw: loss.predict_proba(proba_of(raw) if raw.shape[1] == 1 else raw)
+    if method == "predict":
+        classes = est.classes_
+        if strict:
+            return lambda raw: classes[(raw.ravel() > 0).astype(int) if raw.shape[1] == 1 else np.argmax(raw, axis=1)]
+        return lambda raw: classes[(raw.ravel() >= 0).astype(int) if raw.shape[1] == 1 else np.argmax(raw, axis=1)]
+    return None
 
 
 _COMPILERS: dict[str, Callable[[Any, str], Node | None]] = {
@@ -530,9 +1025,17 @@ _COMPILERS: dict[str, Callable[[Any, str], Node | None]] = {
     **{name: _scaler for name in ("StandardScaler", "RobustScaler", "MinMaxScaler", "MaxAbsScaler")},
     "Binarizer": _binarizer,
     "OneHotEncoder": _one_hot,
+    "OrdinalEncoder": _ordinal,
+    "KBinsDiscretizer": _bins,
+    "Normalizer": _normalizer,
+    "PolynomialFeatures": _polynomial,
+    "FeatureUnion": _union,
     "FunctionTransformer": _function,
-    **{name: _linear for name in ("LinearRegression", "Ridge", "Lasso", "ElasticNet")},
+    **{name: _linear for name in ("LinearRegression", "Ridge", "Lasso", "ElasticNet", "SGDRegressor", "LinearSVR",
+                                  "LogisticRegression", "SGDClassifier", "LinearSVC", "RidgeClassifier",
+                                  "Perceptron")},
     **{name: _trees for name in ("DecisionTreeRegressor", "DecisionTreeClassifier", "RandomForestRegressor",
                                  "RandomForestClassifier", "ExtraTreesRegressor", "ExtraTreesClassifier")},
-    "HistGradientBoostingRegressor": _boosted,
+    **{name: _hist_boosting for name in ("HistGradientBoostingRegressor", "HistGradientBoostingClassifier")},
+    **{name: _gradient_boosting for name in ("GradientBoostingRegressor", "GradientBoostingClassifier")},
 }
