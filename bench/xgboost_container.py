@@ -40,11 +40,12 @@ import xgboost as xgb
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from serving.frameworks.xgboost.compiled import compile_booster  # noqa: E402
 from serving.handlers.transformer import Transformer  # noqa: E402
 from serving.settings import Settings  # noqa: E402
 from tests.conftest import ABALONE, load_example  # noqa: E402
 
-MLSERVER = ("mlserver==1.7.1", "mlserver-xgboost==1.7.1")
+MLSERVER = ("mlserver==1.7.1", "mlserver-xgboost==1.7.1", "mlserver-sklearn==1.7.1")
 
 
 def free_port() -> int:
@@ -84,7 +85,7 @@ def wrk(url: str, body: bytes, content_type: str, connections: int, seconds: int
             "p99": latency["99"]}
 
 
-def in_process(booster: xgb.Booster, model_dir: Path, row: np.ndarray, body: bytes, n: int) -> tuple[float, float, float]:
+def in_process(booster: xgb.Booster, model_dir: Path, row: np.ndarray, body: bytes, n: int) -> tuple[float, ...]:
     def p50(fn) -> float:
         for _ in range(200):
             fn()
@@ -98,42 +99,55 @@ def in_process(booster: xgb.Booster, model_dir: Path, row: np.ndarray, body: byt
     booster.set_param("nthread", 1)
     floor = p50(lambda: booster.predict(xgb.DMatrix(row), validate_features=False))
     inplace = p50(lambda: booster.inplace_predict(row, validate_features=False))
+    compiled = compile_booster(booster)
+    assert np.array_equal(compiled.predict(row), booster.inplace_predict(row))
+    walked = p50(lambda: compiled.predict(row))
     transformer = Transformer.from_settings(Settings.from_env({}, framework="xgboost", model_dir=str(model_dir)))
     chain = p50(lambda: transformer.invoke(body, "text/csv", "text/csv"))
-    return floor, inplace, chain
+    plain = Transformer.from_settings(Settings.from_env({"SERVING_XGBOOST_COMPILE": "false"}, framework="xgboost",
+                                                        model_dir=str(model_dir)))
+    assert plain.invoke(body, "text/csv", "text/csv").body == transformer.invoke(body, "text/csv", "text/csv").body
+    chain_plain = p50(lambda: plain.invoke(body, "text/csv", "text/csv"))
+    return floor, inplace, walked, chain, chain_plain
 
 
 def mlserver_venv(path: Path) -> Path:
     python = path / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+    if subprocess.run([str(python), "-c", "import mlserver_xgboost, mlserver_sklearn"], capture_output=True).returncode:
         subprocess.run([str(python), "-m", "pip", "install", "-q", *MLSERVER], check=True)
     return path / "bin" / "mlserver"
 
 
-def start_mlserver(executable: Path, model_file: Path, folder: Path) -> tuple[subprocess.Popen, int]:
+def start_mlserver(executable: Path, model_file: Path, folder: Path,
+                   implementation: str = "mlserver_xgboost.XGBoostModel") -> tuple[subprocess.Popen, int]:
+    """MLServer serving ``model_file`` (an XGBoost model, or a joblib file with
+    ``mlserver_sklearn.SKLearnModel``) as the model "abalone"."""
     models = folder / "mlserver"
     (models / "abalone").mkdir(parents=True, exist_ok=True)
-    shutil.copy(model_file, models / "abalone" / "model.ubj")
+    file = "model.ubj" if "xgboost" in implementation else "model.joblib"
+    shutil.copy(model_file, models / "abalone" / file)
     port = free_port()
     (models / "settings.json").write_text(json.dumps({
         "http_port": port, "grpc_port": free_port(), "metrics_port": free_port(), "parallel_workers": 0,
         "debug": False}))
     (models / "abalone" / "model-settings.json").write_text(json.dumps({
-        "name": "abalone", "implementation": "mlserver_xgboost.XGBoostModel",
-        "parameters": {"uri": "./model.ubj", "version": "v1"}}))
+        "name": "abalone", "implementation": implementation, "parameters": {"uri": f"./{file}", "version": "v1"}}))
     process = subprocess.Popen([str(executable), "start", str(models)], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
     wait_ready(f"http://127.0.0.1:{port}/v2/models/abalone/ready", process)
     return process, port
 
 
-def start_ours(model_dir: Path, workers: int) -> tuple[subprocess.Popen, int]:
+def start_ours(model_dir: Path, workers: int, code: Path = REPO, framework: str = "xgboost") -> tuple[subprocess.Popen, int]:
+    """``serving serve`` of the checkout at ``code`` (this one by default) on a free port."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SAGEMAKER_", "SM_", "SERVING_"))}
-    process = subprocess.Popen([sys.executable, "-m", "serving.cli", "serve", "--framework", "xgboost",
+    process = subprocess.Popen([sys.executable, "-m", "serving.cli", "serve", "--framework", framework,
                                 "--model-dir", str(model_dir), "--host", "127.0.0.1", "--port", str(port),
-                                "--workers", str(workers)], env={**env, "PYTHONPATH": str(REPO)},
+                                "--workers", str(workers)], env={**env, "PYTHONPATH": str(code)},
+                               cwd=str(code),  # python -m puts the working directory first on the path
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     wait_ready(f"http://127.0.0.1:{port}/ping", process)
     return process, port
@@ -165,7 +179,7 @@ def main() -> None:
     booster.load_model(str(model_dir / "xgboost-model"))
     expected = booster.predict(xgb.DMatrix(row))[0]
 
-    floor, inplace, chain = in_process(booster, model_dir, row, csv_body, 3000)
+    floor, inplace, walked, chain, chain_plain = in_process(booster, model_dir, row, csv_body, 3000)
     results = {}
     mlserver, port = start_mlserver(mlserver_venv(Path(args.mlserver_venv)), model_dir / "xgboost-model", folder)
     try:
@@ -192,7 +206,9 @@ def main() -> None:
 
     print(f"in-process Booster.predict (one-row DMatrix): p50 {floor:.3f} ms")
     print(f"in-process Booster.inplace_predict:          p50 {inplace:.3f} ms")
-    print(f"in-process handler chain (CSV in, CSV out):  p50 {chain:.3f} ms\n")
+    print(f"in-process compiled booster:                 p50 {walked:.3f} ms")
+    print(f"in-process handler chain (CSV in, CSV out):  p50 {chain:.3f} ms compiled, {chain_plain:.3f} ms with "
+          "SERVING_XGBOOST_COMPILE=false\n")
     print(f"{'server':<56} {'p50 c=1':>9} {'p99 c=1':>9} {'rps c=1':>8} {'rps c=16':>9} {'p50 c=16':>9}")
     for name, (one, sixteen) in results.items():
         print(f"{name:<56} {one['p50']:>7.3f}ms {one['p99']:>7.3f}ms {one['rps']:>8.0f} {sixteen['rps']:>9.0f} "

@@ -142,6 +142,9 @@ class Settings(ClientTimeouts):
     sklearn_compile: bool = setting(True, "SERVING_SKLEARN_COMPILE",
                                     "false: run every scikit-learn step by scikit-learn, none compiled",
                                     convert=_boolean)
+    xgboost_compile: bool = setting(True, "SERVING_XGBOOST_COMPILE",
+                                    "false: every prediction by XGBoost itself, no booster compiled",
+                                    convert=_boolean)
     sparkml_schema: str | None = setting(None, "SAGEMAKER_SPARKML_SCHEMA",
                                          "the Spark ML container's input and output schema (JSON)")
     inference_output: str | None = setting(None, "SAGEMAKER_INFERENCE_OUTPUT",

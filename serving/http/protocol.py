@@ -6,9 +6,11 @@ handling or a pure-Python server: they hand every request on a kept-alive connec
 poller thread to a pool thread and back, and gunicorn's pure-Python parser and response
 writer cost about 0.1 ms a request on this machine (sending the header block and the body in
 two packets besides). A pipeline router and a batch-transform client send request after
-request on the same few pooled connections, so here every connection has a thread of its
-own that waits on its socket alone, parses with httptools (the C parser uvicorn uses) and
-sends each response in one ``sendall``. ``slots`` still bounds how many requests run at once.
+request on the same few pooled connections, so a connection is parsed by httptools (the C
+parser uvicorn uses) and each response sent in one write by the thread that read it.
+:meth:`Connection.serve` drives one connection on a thread of its own (the router's server,
+whose app waits on its containers); :mod:`.loop` drives all of a container worker's
+connections on one event loop. ``slots`` bounds how many requests run at once.
 
 What it does not do, because neither server needs it: TLS, HTTP/2, upgrades, and streamed
 responses (a response body is collected, then sent with its length).
@@ -111,6 +113,7 @@ class Connection:
         self.deferred: ServingError | None = None  # a parse error after complete requests, raised once they are answered
         self.started: float | None = None  # when the app began the request it runs now (watched for timeouts)
         self.abandoned = False  # answered by someone else (a timeout): this connection's thread must not write
+        self.resting_timeout: float | None = None  # the socket's timeout between writes: blocking (None) or 0.0 (a loop's)
 
     # -- httptools callbacks ------------------------------------------------------------
 
@@ -145,6 +148,7 @@ class Connection:
             elif lower == b"content-length" and value.strip().isdigit():
                 request.length = int(value)
         self.head_bytes = 0
+        request.began = time.monotonic()
         self.ready.append(request)
 
     def on_body(self, data: bytes) -> None:
@@ -273,10 +277,33 @@ class Connection:
     def respond(self, request: wsgi.Request) -> bool:
         """Call the app for ``request`` (in a slot, unless its path is unslotted), then send the
         answer with the slot given back; whether the connection stays open."""
+        answer = self.answer(request, self.slots)
+        if answer is None:
+            return False
+        parts, keep, large = answer
+        try:
+            for part in parts:
+                self.send(part)
+        finally:
+            if large:
+                del parts, answer
+                request.chunks.clear()
+                trim_memory()
+        return keep
+
+    def unslotted(self, request: wsgi.Request) -> bool:
+        """Whether ``request`` is answered without a slot (its path as sent, not decoded: a
+        ``/ping`` spelled otherwise just waits for a slot like any request)."""
+        return request.url.partition(b"?")[0].decode("latin-1") in self.options.unslotted
+
+    def answer(self, request: wsgi.Request, slot: AbstractContextManager) -> tuple[list[bytes], bool, bool] | None:
+        """Run the app for ``request`` holding ``slot`` (none for an unslotted path): the bytes
+        to send, in order; whether the connection stays open; whether the request or the answer
+        was large. None when there is nothing to send: a fault of the app already answered
+        with a 500, or an answer another thread gave (a timeout)."""
         try:
             env = wsgi.environ(request, self, self.server, self.client, self.options.multiprocess)
-            slot = nullcontext() if env["PATH_INFO"] in self.options.unslotted else self.slots
-            with slot:
+            with nullcontext() if env["PATH_INFO"] in self.options.unslotted else slot:
                 self.started = time.monotonic()
                 try:
                     status, headers, body = wsgi.call(self.app, env)
@@ -289,26 +316,16 @@ class Connection:
         except Exception as exc:  # noqa: BLE001 - the app's own fault: a 500 without the traceback
             log.exception("unhandled error answering %s %s", request.method, request.url[:200].decode("latin-1"))
             self.send_error(exc)
-            return False
+            return None
         if self.abandoned:
-            return False
+            return None
         keep = b"Connection: close\r\n" not in head
-        omit = request.method == "HEAD" or code in NO_BODY_STATUS
         large = len(body) + (request.length or 0) > LARGE
-        try:
-            if omit or not body:
-                self.send(head)
-            elif large:  # no copy of a large body just to put the head in front of it
-                self.send(head)
-                self.send(body)
-            else:
-                self.send(head + body)
-        finally:
-            if large:
-                del body, env
-                request.chunks.clear()
-                trim_memory()
-        return keep
+        if request.method == "HEAD" or code in NO_BODY_STATUS or not body:
+            return [head], keep, large
+        if large:  # no copy of a large body just to put the head in front of it
+            return [head, body], keep, large
+        return [head + body], keep, large
 
     def send(self, data: bytes) -> None:
         """Write ``data``; a client that does not take it within ``write_timeout`` seconds is dropped."""
@@ -319,7 +336,7 @@ class Connection:
             raise ConnectionAbortedError(f"the client did not read the answer within {self.options.write_timeout:g} s")
         finally:
             try:
-                self.sock.settimeout(None)
+                self.sock.settimeout(self.resting_timeout)
             except OSError:
                 pass
 
@@ -363,14 +380,18 @@ class Connection:
 
     def send_error(self, exc: BaseException) -> None:
         """Answer ``exc`` through the server's error mapping, and close."""
+        try:
+            self.send(self.error_answer(exc))
+        except OSError:
+            pass
+
+    def error_answer(self, exc: BaseException) -> bytes:
+        """The bytes that answer ``exc`` (the server's error mapping), closing the connection."""
         status, headers, body = self.errors(exc)
         lines = [f"HTTP/1.1 {status_line(status)}", f"Date: {http_date()}",
                  *(f"{name}: {value}" for name, value in headers),
                  f"Content-Length: {len(body)}", "Connection: close"]
-        try:
-            self.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
-        except OSError:
-            pass
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
     def abandon(self, error: ServingError) -> None:
         """Answer the request running now with ``error`` from another thread, and close; the

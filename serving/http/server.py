@@ -2,7 +2,8 @@
 
 The container's accept loop is gunicorn's worker (:mod:`serving.server.worker`); the
 router lives in the endpoint process beside the container supervisor and accepts in a
-thread of its own (:class:`ThreadedServer`). Both count their connections from accept to
+thread of its own (:class:`ThreadedServer`), serving each connection on a thread: its app
+waits on the containers, so threads, not one loop, keep its requests going at once. Both count their connections from accept to
 close and drain them at a stop through :class:`Connections`.
 """
 

@@ -22,7 +22,7 @@ class Request:
     """A request whose head is parsed; its body arrives in ``chunks`` as the app reads it."""
 
     __slots__ = ("url", "headers", "head_size", "chunks", "buffered", "complete", "method", "version", "keep_alive",
-                 "expect_continue", "continued", "length")
+                 "expect_continue", "continued", "length", "began")
 
     def __init__(self) -> None:
         self.url = b""
@@ -34,6 +34,7 @@ class Request:
         self.expect_continue = False
         self.continued = False
         self.length: int | None = None  # Content-Length, when the request gives one
+        self.began = 0.0  # when its head was whole (monotonic): its body's deadline counts from then
 
 
 class Source(Protocol):

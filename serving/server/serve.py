@@ -2,7 +2,7 @@
 
 gunicorn runs the processes (master, preloaded app, workers, restarts, signals); each worker
 is :class:`serving.server.worker.ConnectionWorker`, which serves every keep-alive connection
-on a thread of its own (:mod:`serving.http.protocol` says why). SIGTERM is gunicorn's
+on one event loop (:mod:`serving.http.loop` says why). SIGTERM is gunicorn's
 graceful stop: in-flight requests finish (up to ``graceful_timeout``, SageMaker's 30 s),
 idle connections are closed, and the server exits.
 """

@@ -1,9 +1,9 @@
 """The gunicorn worker ``serving serve`` runs: gunicorn manages the processes, we serve HTTP.
 
 gunicorn keeps what it is good at: the master process, the model loaded before the fork,
-worker restarts, heartbeats and signals. Each worker accepts connections and serves each one
-on a thread of its own through :mod:`serving.http.protocol`, which says why gunicorn's
-``gthread`` request handling is not used.
+worker restarts, heartbeats and signals. Each worker accepts connections on its main thread
+and serves them all on one event loop (:mod:`serving.http.loop`, which says why not a
+thread per connection; :mod:`serving.http.protocol` says why not gunicorn's ``gthread``).
 
 ``SAGEMAKER_MODEL_SERVER_TIMEOUT`` is enforced here: Python cannot stop a thread, so a
 request whose handler runs longer is answered by this worker's main loop with a 504 naming
@@ -20,19 +20,17 @@ import os
 import queue
 import selectors
 import signal
-import threading
 import time
-from concurrent import futures
 
 from gunicorn.workers.base import Worker
 
 from ..errors import ModelTimeout, container_response
-from ..http.protocol import Connection, Options
-from ..http.server import Connections
+from ..http.loop import Loop
+from ..http.protocol import Options
 
 log = logging.getLogger("serving")
 
-MAX_CONNECTIONS = 512  # open connections (one thread each) per worker; more wait in the listen backlog
+MAX_CONNECTIONS = 512  # open connections per worker; more wait in the listen backlog
 TIMEOUT_GRACE = 5.0  # seconds the other requests of a timed-out worker get before it exits
 
 
@@ -64,11 +62,7 @@ def stop_early(server, worker) -> None:
 
 class ConnectionWorker(Worker):
     def init_process(self) -> None:
-        self.slots = threading.BoundedSemaphore(self.cfg.threads)
-        self.connections = Connections()
         self.max_connections = min(self.cfg.worker_connections, MAX_CONNECTIONS)
-        # one thread per open connection; finished threads are reused by later connections
-        self.pool = futures.ThreadPoolExecutor(max_workers=self.max_connections, thread_name_prefix="conn")
         self.timed_out = False
         super().init_process()
 
@@ -87,6 +81,8 @@ class ConnectionWorker(Worker):
         return not self.alive
 
     def run(self) -> None:
+        self.loop = Loop(self.wsgi, self.options, container_response, self.cfg.threads, self.stopping)
+        self.connections = self.loop.connections
         poller = selectors.DefaultSelector()
         # gunicorn writes a byte to PIPE on every signal (set_wakeup_fd): SIGTERM wakes this loop at once
         poller.register(self.PIPE[0], selectors.EVENT_READ)
@@ -117,7 +113,7 @@ class ConnectionWorker(Worker):
         poller.close()
         grace = TIMEOUT_GRACE if self.timed_out else self.cfg.graceful_timeout
         self.connections.drain(self.options.stop_linger, grace, self.notify)
-        self.pool.shutdown(wait=False)
+        self.loop.close()
         for s in self.sockets:
             s.close()
         if self.timed_out:
@@ -149,8 +145,4 @@ class ConnectionWorker(Worker):
             if e.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
                 raise
             return
-        sock.setblocking(True)
-        connection = Connection(sock, client, listener.getsockname(), self.wsgi, self.options, self.stopping,
-                                container_response, self.slots)
-        self.connections.add(connection)
-        self.pool.submit(self.connections.serve, connection)
+        self.loop.add(sock, client, listener.getsockname())

@@ -298,7 +298,7 @@ def test_gradient_boosting(model, classes, seed, data):
 def test_trees_of_more_than_64_leaves_are_walked_level_by_level(name, params):
     import sklearn.ensemble
 
-    from serving.frameworks.sklearn.compiled import DepthWalk
+    from serving.frameworks.trees import DepthWalk
 
     rng = np.random.default_rng(9)
     X = rng.normal(size=(2000, 4))

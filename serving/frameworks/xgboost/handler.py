@@ -78,6 +78,7 @@ class Loaded:
     files: list[str]
     objective: str
     num_class: int
+    compiled: list[Any] | None = None  # every booster compiled (serving.frameworks.xgboost.compiled), or None
     num_features: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -87,9 +88,15 @@ class Loaded:
         """Every booster's prediction for ``data`` (a ``DMatrix``, or rows: a NumPy array or
         CSR matrix, predicted in place, without the copy into a DMatrix; the same numbers),
         combined as the AWS container combines an ensemble's."""
-        if hasattr(data, "num_col"):
+        preds = None
+        if self.compiled is not None and isinstance(data, np.ndarray):
+            try:
+                preds = [booster.predict(data) for booster in self.compiled]
+            except ValueError:  # rows XGBoost is to judge (an infinity): XGBoost answers them
+                preds = None
+        if preds is None and hasattr(data, "num_col"):
             preds = [booster.predict(data, validate_features=False) for booster in self.boosters]
-        else:
+        elif preds is None:
             preds = [booster.inplace_predict(data, validate_features=False) for booster in self.boosters]
         if len(preds) == 1:
             return preds[0]
@@ -134,14 +141,22 @@ class XGBoostFramework(ModelFramework):
         config = json.loads(boosters[0].save_config())["learner"]
         objective = config["objective"]["name"]
         num_class = int(config["learner_model_param"].get("num_class") or 0)
-        loaded = Loaded(boosters, [p.name for p in files], objective, num_class)
+        compiled = None
+        if self.settings.xgboost_compile:
+            from .compiled import compile_booster
+
+            compiled = [compile_booster(booster) for booster in boosters]
+            compiled = None if None in compiled else compiled
+        loaded = Loaded(boosters, [p.name for p in files], objective, num_class, compiled)
         widths = {booster.num_features() for booster in boosters}
         if len(widths) > 1:
             raise ConfigurationError(f"the ensemble's models take different numbers of features ({sorted(widths)}): "
                                      f"{', '.join(loaded.files)}")
         self._check_selected(objective)
-        log.info("XGBoost %s: %s, %d features%s", ", ".join(loaded.files), objective, loaded.num_features,
-                 f", ensemble of {len(boosters)}" if len(boosters) > 1 else "")
+        log.info("XGBoost %s: %s, %d features%s; %s", ", ".join(loaded.files), objective, loaded.num_features,
+                 f", ensemble of {len(boosters)}" if len(boosters) > 1 else "",
+                 "trees compiled" if compiled else "predicted by XGBoost" + (
+                     "" if self.settings.xgboost_compile else " (SERVING_XGBOOST_COMPILE=false)"))
         self.loaded = loaded
         return loaded
 
