@@ -45,8 +45,10 @@ class JsonCodec(Codec):
     text = True
     order = 20
 
-    def decode(self, text: str) -> Any:
-        return batch_from_items(items_of(loads(text, "JSON")), "JSON", plain='"' not in text)
+    def decode(self, text: str, frame: bool = True) -> Any:
+        """``frame=False``: rows of mixed types as their typed columns (a ``ColumnBatch``), not
+        a DataFrame (records keep their names in one)."""
+        return batch_from_items(items_of(loads(text, "JSON")), "JSON", plain='"' not in text, frame=frame)
 
     def encode(self, data: Any) -> bytes:
         fast = numeric_json(to_array(data), as_python=True)
@@ -71,7 +73,7 @@ def items_of(doc: Any) -> list:
     raise BadRequest(f"a JSON {type(doc).__name__} is not a batch; {SHAPES}")
 
 
-def batch_from_items(items: list, what: str, plain: bool = False) -> Any:
+def batch_from_items(items: list, what: str, plain: bool = False, frame: bool = True) -> Any:
     """One batch from rows or records; ``plain``: the document holds no strings (no quote at all)."""
     if not items:
         raise BadRequest(f"the {what} body holds no rows; {SHAPES}")
@@ -92,5 +94,5 @@ def batch_from_items(items: list, what: str, plain: bool = False) -> Any:
             items[i] = item
         elif any(isinstance(v, (list, dict)) for v in item):
             raise BadRequest(f"row {i + 1} of the {what} body holds nested values; rows must hold numbers or strings")
-    return rows_to_batch(items, what, plain)
+    return rows_to_batch(items, what, plain, frame)
 

@@ -182,16 +182,24 @@ def refusing_model(tmp_path_factory):
     return folder
 
 
-@pytest.mark.parametrize("body", [
-    "M,0.455,0.365,0.095,0.514,0.2245,0.101,0.15\nF,0.53,0.42,0.135,0.677,0.2565,0.1415,0.21\n",
-    "X,0.455,0.365,0.095,0.514,0.2245,0.101,0.15\n",  # an unknown category: scikit-learn's 400
-    "M,abc,0.365,0.095,0.514,0.2245,0.101,0.15\n",  # a string in a numeric column
-    "M,0.455,0.365\n",  # too few columns
+@pytest.mark.parametrize("body, content_type", [
+    ("M,0.455,0.365,0.095,0.514,0.2245,0.101,0.15\nF,0.53,0.42,0.135,0.677,0.2565,0.1415,0.21\n", "text/csv"),
+    ("X,0.455,0.365,0.095,0.514,0.2245,0.101,0.15\n", "text/csv"),  # an unknown category: scikit-learn's 400
+    ("M,abc,0.365,0.095,0.514,0.2245,0.101,0.15\n", "text/csv"),  # a string in a numeric column
+    ("M,0.455,0.365\n", "text/csv"),  # too few columns
+    ('[["M", 0.455, 0.365, 0.095, 0.514, 0.2245, 0.101, 0.15], ["F", 0.53, 0.42, 0.135, 0.677, 0.2565, 0.1415, 0.21]]',
+     "application/json"),  # JSON rows reach the plan as columns too
+    ('{"instances": [["I", 0.455, 0.365, 0.095, 0.514, 0.2245, 0.101, 0.15]]}', "application/json"),
+    ('[["X", 0.455, 0.365, 0.095, 0.514, 0.2245, 0.101, 0.15]]', "application/json"),
+    ('[["M", "abc", 0.365, 0.095, 0.514, 0.2245, 0.101, 0.15]]', "application/json"),
+    ('[{"sex": "M", "length": 0.455, "diameter": 0.365, "height": 0.095, "whole_weight": 0.514, '
+     '"shucked_weight": 0.2245, "viscera_weight": 0.101, "shell_weight": 0.15}]', "application/json"),  # a record
 ])
-def test_served_answers_and_errors_are_those_without_the_compiler(serve, refusing_model, body):
+def test_served_answers_and_errors_are_those_without_the_compiler(serve, refusing_model, body, content_type):
     compiled = serve(refusing_model, framework="sklearn")
     plain = serve(refusing_model, framework="sklearn", env={"SERVING_SKLEARN_COMPILE": "false"})
-    got, want = compiled.invoke(body, accept="text/csv"), plain.invoke(body, accept="text/csv")
+    got = compiled.invoke(body, content_type=content_type, accept="text/csv")
+    want = plain.invoke(body, content_type=content_type, accept="text/csv")
     assert (got.status_code, got.headers["Content-Type"], got.content) == (
         want.status_code, want.headers["Content-Type"], want.content)
     assert "scikit-learn ColumnTransformer.transform: compiled: ColumnTransformer, sex, num" in compiled.log()

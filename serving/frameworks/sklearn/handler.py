@@ -85,8 +85,8 @@ class SklearnFramework(ModelFramework):
 
     def input_fn(self, body: bytes | str, content_type: MediaType) -> Any:
         if (self.plan is not None and self.plan.complete and self.columns_ok
-                and str(content_type) == "text/csv" and isinstance(body, str)):
-            return codecs.REGISTRY["text/csv"].decode(body, frame=False)
+                and str(content_type) in ("text/csv", "application/json") and isinstance(body, str)):
+            return codecs.REGISTRY[str(content_type)].decode(body, frame=False)
         return super().input_fn(body, content_type)
 
     def predict_fn(self, data: Any, model: Any) -> Any:
