@@ -196,6 +196,8 @@ class Loop:
                 return
             if not connection.closed:
                 self._handle(connection, events)
+            elif events == RESUME:  # the slot it was given goes to the next
+                self._give_back()
 
     def _handle(self, connection: LoopConnection, events: int) -> None:
         connection.active = True
@@ -413,7 +415,7 @@ class Loop:
                 self._expire(connection, now)
 
     def _expire(self, connection: LoopConnection, now: float) -> None:
-        if connection.expiry != "body":  # idle, a client that does not read, a drain that is over
+        if connection.expiry != "body" or not connection.ready:  # idle, a client that does not read, a drain over
             if connection.expiry == "write":
                 log.debug("connection from %s:%s closed: the client did not read the answer within %g s",
                           *connection.client[:2], self.options.write_timeout)
