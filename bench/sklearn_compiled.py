@@ -19,7 +19,6 @@ import argparse
 import importlib
 import importlib.util
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,18 +33,7 @@ sys.path.insert(0, str(REPO))
 from serving.handlers.transformer import Transformer  # noqa: E402
 from serving.settings import Settings  # noqa: E402
 from tests.conftest import ABALONE, load_example  # noqa: E402
-
-
-def median_ms(fn, n: int) -> float:
-    """The median of ``n`` calls of ``fn``, in ms, after a warm-up of up to 200 calls."""
-    for _ in range(min(200, n)):
-        fn()
-    samples = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t)
-    return statistics.median(samples) * 1e3
+from timing import median_ms  # noqa: E402  (bench/, the script's own folder)
 
 
 def p50(transformer: Transformer, body: bytes, n: int, content_type: str = "text/csv") -> float:

@@ -26,7 +26,6 @@ import os
 import re
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,6 +43,7 @@ from serving.frameworks.xgboost.compiled import compile_booster  # noqa: E402
 from serving.handlers.transformer import Transformer  # noqa: E402
 from serving.settings import Settings  # noqa: E402
 from tests.conftest import ABALONE, load_example  # noqa: E402
+from timing import median_ms  # noqa: E402  (bench/, the script's own folder)
 
 MLSERVER = ("mlserver==1.7.1", "mlserver-xgboost==1.7.1", "mlserver-sklearn==1.7.1")
 
@@ -87,14 +87,7 @@ def wrk(url: str, body: bytes, content_type: str, connections: int, seconds: int
 
 def in_process(booster: xgb.Booster, model_dir: Path, row: np.ndarray, body: bytes, n: int) -> tuple[float, ...]:
     def p50(fn) -> float:
-        for _ in range(200):
-            fn()
-        samples = []
-        for _ in range(n):
-            t = time.perf_counter()
-            fn()
-            samples.append(time.perf_counter() - t)
-        return statistics.median(samples) * 1e3
+        return median_ms(fn, n)
 
     booster.set_param("nthread", 1)
     floor = p50(lambda: booster.predict(xgb.DMatrix(row), validate_features=False))

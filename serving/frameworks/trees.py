@@ -95,7 +95,7 @@ class Tree:
     left: np.ndarray
     right: np.ndarray
     value: np.ndarray  # (nodes, k)
-    depth: int
+    depth: int | None = None  # None: worked out, when a level-by-level walk needs it
     missing_left: np.ndarray | None = None
 
 
@@ -117,18 +117,27 @@ def walk(trees: list[Tree], strict: bool = False) -> tuple[Walk, np.ndarray]:
         if tree.missing_left is not None:
             parts["missing_left"].append(tree.missing_left)
         at += len(leaf)
-    depth = max(tree.depth for tree in trees)
+    depth = max(_depth(tree) if tree.depth is None else tree.depth for tree in trees)
     missing = np.concatenate(parts.pop("missing_left")) if trees[0].missing_left is not None else None
     found = DepthWalk(np.array(roots), *(np.concatenate(parts[k]) for k in ("feature", "threshold", "left", "right")),
                       depth, missing, strict)
     return found, np.concatenate([tree.value for tree in trees])
 
 
+def _depth(tree: Tree) -> int:
+    depth, level = 0, [0]
+    while level:
+        level = [child for node in level if tree.left[node] != -1 for child in (tree.left[node], tree.right[node])]
+        depth += bool(level)
+    return depth
+
+
 def _bit_walk(trees: list[Tree], strict: bool) -> tuple[BitWalk, np.ndarray]:
     feature, threshold, missing, ruled_out, starts, leaf_base, values = [], [], [], [], [], [], []
+    leaves = 0
     for tree in trees:
         starts.append(len(feature))
-        leaf_base.append(sum(len(v) for v in values))
+        leaf_base.append(leaves)
         order, splits = [], []  # leaves left to right; (split, first leaf, first leaf right of it)
         stack = [(0, None)]
         while stack:  # depth first, left before right: leaves come out in order
@@ -149,6 +158,7 @@ def _bit_walk(trees: list[Tree], strict: bool) -> tuple[BitWalk, np.ndarray]:
         if not splits:  # a lone leaf: one split that rules nothing out
             feature.append(0), threshold.append(np.inf), missing.append(True), ruled_out.append(0)
         values.append(tree.value[order])
+        leaves += len(order)
     dtype = trees[0].threshold.dtype  # float64 (scikit-learn), float32 (XGBoost)
     found = BitWalk(np.array(feature, dtype=np.intp), np.array(threshold, dtype=dtype),
                     np.array(missing) if trees[0].missing_left is not None else None,

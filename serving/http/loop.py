@@ -392,8 +392,7 @@ class Loop:
         if connection.selector is not None:
             connection.selector.close()
         connection.sock.close()
-        with self.connections.lock:
-            self.connections.open.discard(connection)
+        self.connections.discard(connection)
         if connection.large:  # a large answer never written whole (a client that did not read it)
             connection.outbox.clear()
             connection.ready.clear()

@@ -303,7 +303,7 @@ class Connection:
         with a 500, or an answer another thread gave (a timeout)."""
         try:
             env = wsgi.environ(request, self, self.server, self.client, self.options.multiprocess)
-            with nullcontext() if env["PATH_INFO"] in self.options.unslotted else slot:
+            with nullcontext() if self.unslotted(request) else slot:
                 self.started = time.monotonic()
                 try:
                     status, headers, body = wsgi.call(self.app, env)

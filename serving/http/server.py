@@ -42,8 +42,12 @@ class Connections:
         except Exception:  # noqa: BLE001 - one broken connection must not take the server down
             log.exception("error serving a connection")
         finally:
-            with self.lock:
-                self.open.discard(connection)
+            self.discard(connection)
+
+    def discard(self, connection: Connection) -> None:
+        """Forget a closed connection."""
+        with self.lock:
+            self.open.discard(connection)
 
     def drain(self, linger: float, grace: float, tick: Callable[[], None] = lambda: None) -> None:
         """After a stop: give idle connections ``linger`` seconds, wake them, wait for the rest up to ``grace``."""

@@ -42,12 +42,11 @@ def test_a_compiled_booster_predicts_what_inplace_predict_does(objective, seed, 
     booster, X = fitted(objective, seed, depth, parallel, rounds, missing)
     compiled = compile_booster(booster)
     assert compiled is not None
-    leaves = max(sum(1 for c in tree["left_children"] if c == -1)
-                 for tree in json.loads(booster.save_raw("json"))["learner"]["gradient_booster"]["model"]["trees"])
+    trees = json.loads(booster.save_raw("json"))["learner"]["gradient_booster"]["model"]["trees"]
+    leaves = max(sum(1 for c in tree["left_children"] if c == -1) for tree in trees)
     assert isinstance(compiled.walk, BitWalk if leaves <= 64 else DepthWalk)
     # the splits' own conditions: a value at a threshold goes right (x < t goes left)
-    conditions = [c for tree in json.loads(booster.save_raw("json"))["learner"]["gradient_booster"]["model"]["trees"]
-                  for c in tree["split_conditions"]]
+    conditions = [c for tree in trees for c in tree["split_conditions"]]
     values = st.one_of(st.floats(-1e6, 1e6, allow_nan=False), st.just(float("nan")), st.sampled_from(conditions),
                        st.sampled_from([0.0, -0.0, 1e30, -1e30, 1e-40]))
     rows = np.array(data.draw(st.lists(st.lists(values, min_size=5, max_size=5), min_size=1, max_size=20)))

@@ -61,16 +61,24 @@ def post(server, body: str) -> str:
     return r.text
 
 
-def in_background(server, body: str) -> tuple[threading.Thread, list]:
+def in_background(server, body: str, done: list | None = None) -> tuple[threading.Thread, list]:
+    """``body`` posted on a thread: its answer, also appended to ``done`` (answers in the
+    order they came) when given."""
     answers: list = []
-    thread = threading.Thread(target=lambda: answers.append(post(server, body)))
+
+    def send():
+        answers.append(post(server, body))
+        if done is not None:
+            done.append(answers[0])
+
+    thread = threading.Thread(target=send)
     thread.start()
     return thread, answers
 
 
-def long_request(server, kind: str, marker) -> tuple[threading.Thread, list]:
+def long_request(server, kind: str, marker, done: list | None = None) -> tuple[threading.Thread, list]:
     """A 3 s request sent in the background, returned once the app has started it."""
-    thread, answers = in_background(server, f"{kind}:3:{marker}")
+    thread, answers = in_background(server, f"{kind}:3:{marker}", done)
     for _ in range(1000):
         if marker.exists():
             return thread, answers
@@ -100,14 +108,12 @@ def test_no_more_requests_run_at_once_than_there_are_slots(server):
 
 @pytest.mark.parametrize("server", [1], indirect=True)
 def test_with_every_slot_busy_ping_answers_and_the_next_request_waits_its_turn(server, tmp_path):
-    slow, answers = long_request(server, "burn", tmp_path / "started")
+    done: list = []
+    slow, _ = long_request(server, "burn", tmp_path / "started", done)
     assert requests.get(server.url + "/ping", timeout=10).status_code == 200
     assert slow.is_alive()
-    order: list = []
-    waiting = threading.Thread(target=lambda: order.append(post(server, "next")))
-    waiting.start()
+    waiting, _ = in_background(server, "next", done)  # sent while the burn holds the one slot
     slow.join(30)
-    order.insert(0, answers[0])
     waiting.join(30)
-    assert order == ["burn", "next"]
+    assert done == ["burn", "next"]
     assert post(server, "peak") == "1"

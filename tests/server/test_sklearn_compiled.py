@@ -516,6 +516,7 @@ def test_many_rows_are_encoded_as_a_few_are():
                  lambda: OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)):
         encoder = make().fit(fit)
         plan = compile_model(encoder, "transform")
+        assert plan.root.features[0].index is not None  # the strings' hash index: what X's column goes through
         for rows in (X, mixed):
             same(plan, encoder, rows)
         encoder = make().fit(np.array(fit[:, 1:], dtype=float))

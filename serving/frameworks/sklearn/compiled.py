@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
+from scipy.special import expit
+from sklearn.utils.extmath import row_norms, softmax
 
 from ..trees import Tree, Walk, walk as _walk
 
@@ -37,6 +39,11 @@ try:
     import pandas as pd
 except ImportError:  # pragma: no cover - pandas is a dependency of the runtime
     pd = None
+
+
+def _within(path: str, name: str) -> str:
+    """A step's path in the report: its parent's, then its name."""
+    return f"{path}/{name}" if path else name
 
 
 class Node:
@@ -75,7 +82,7 @@ class Sequence(Node):
         return X
 
     def report(self, path: str) -> list[tuple[str, bool]]:
-        return [entry for name, step in self.steps for entry in step.report(f"{path}/{name}" if path else name)]
+        return [entry for name, step in self.steps for entry in step.report(_within(path, name))]
 
 
 @dataclass
@@ -111,7 +118,7 @@ class Columns(Node):
         out = [(path or "ColumnTransformer", True)]
         for name, node, _ in self.parts:
             if isinstance(node, Node):
-                out += node.report(f"{path}/{name}" if path else name)
+                out += node.report(_within(path, name))
         return out
 
 
@@ -323,8 +330,6 @@ class Norm(Node):
     norm: str
 
     def run(self, X: Any) -> np.ndarray:
-        from sklearn.utils.extmath import row_norms
-
         X = _floats(X, allow_nan=False)
         if X.ndim != 2:
             raise ValueError("shape")
@@ -385,7 +390,7 @@ class Union(Node):
         out = [(path or "FeatureUnion", True)]
         for name, node, _ in self.parts:
             if node is not None:
-                out += node.report(f"{path}/{name}" if path else name)
+                out += node.report(_within(path, name))
         return out
 
 
@@ -424,9 +429,6 @@ class Linear(Node):
             return scores
         if self.output == "label":
             return self.classes.take((scores > 0).astype(np.intp) if scores.ndim == 1 else np.argmax(scores, axis=1), axis=0)
-        from scipy.special import expit
-        from sklearn.utils.extmath import softmax
-
         if self.output == "softmax":
             return softmax(scores if scores.ndim > 1 else np.c_[-scores, scores], copy=False)
         prob = expit(scores, out=scores)  # one-vs-rest, as _predict_proba_lr normalizes it
@@ -865,22 +867,19 @@ def _boosting_finish(est: Any, method: str, proba_of: Callable, strict: bool) ->
     differ at a binary classifier's zero: ``HistGradientBoosting*`` say class 1 above it
     (``strict``), ``GradientBoosting*`` at it or above; and in what their loss is given for
     probabilities (the (rows, 1) sums or their ravel)."""
-    squeeze = lambda raw: raw.ravel() if raw.shape[1] == 1 else raw  # noqa: E731
     if not hasattr(est, "classes_"):
         if method != "predict":
             return None
         link = est._loss.link.inverse if strict else np.ravel  # GradientBoostingRegressor returns the sums
         return lambda raw: link(raw.ravel())
     if method == "decision_function":
-        return squeeze
+        return lambda raw: raw.ravel() if raw.shape[1] == 1 else raw
     if method == "predict_proba":
         loss = est._loss
         return lambda raw: loss.predict_proba(proba_of(raw) if raw.shape[1] == 1 else raw)
     if method == "predict":
-        classes = est.classes_
-        if strict:
-            return lambda raw: classes[(raw.ravel() > 0).astype(int) if raw.shape[1] == 1 else np.argmax(raw, axis=1)]
-        return lambda raw: classes[(raw.ravel() >= 0).astype(int) if raw.shape[1] == 1 else np.argmax(raw, axis=1)]
+        classes, positive = est.classes_, np.greater if strict else np.greater_equal
+        return lambda raw: classes[positive(raw.ravel(), 0).astype(int) if raw.shape[1] == 1 else np.argmax(raw, axis=1)]
     return None
 
 

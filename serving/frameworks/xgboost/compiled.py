@@ -74,17 +74,10 @@ def compile_booster(booster: Any) -> CompiledBooster | None:
         conditions = np.asarray(tree["split_conditions"], dtype=np.float32)  # a leaf's holds its value
         trees.append(Tree(np.asarray(tree["split_indices"], dtype=np.intp), conditions, left,
                           np.asarray(tree["right_children"], dtype=np.intp), np.where(leaf, conditions, 0)[:, None],
-                          _depth(left, np.asarray(tree["right_children"])), np.asarray(tree["default_left"], dtype=bool)))
+                          missing_left=np.asarray(tree["default_left"], dtype=bool)))
     if not trees:
         return None
     found, value = walk(trees, strict=True)
     return CompiledBooster(found, value[:, 0].astype(np.float32), np.float32(float(params["base_score"])),
                            int(params["num_feature"]))
 
-
-def _depth(left: np.ndarray, right: np.ndarray) -> int:
-    depth, level = 0, [0]
-    while level:
-        level = [child for node in level if left[node] != -1 for child in (left[node], right[node])]
-        depth += bool(level)
-    return depth

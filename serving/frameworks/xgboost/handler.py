@@ -88,12 +88,7 @@ class Loaded:
         """Every booster's prediction for ``data`` (a ``DMatrix``, or rows: a NumPy array or
         CSR matrix, predicted in place, without the copy into a DMatrix; the same numbers),
         combined as the AWS container combines an ensemble's."""
-        preds = None
-        if self.compiled is not None and isinstance(data, np.ndarray):
-            try:
-                preds = [booster.predict(data) for booster in self.compiled]
-            except ValueError:  # rows XGBoost is to judge (an infinity): XGBoost answers them
-                preds = None
+        preds = self._compiled(data)
         if preds is None and hasattr(data, "num_col"):
             preds = [booster.predict(data, validate_features=False) for booster in self.boosters]
         elif preds is None:
@@ -105,6 +100,17 @@ class Loaded:
 
             return stats.mode(np.stack(preds), axis=0, keepdims=False).mode
         return np.mean(preds, axis=0)
+
+
+    def _compiled(self, data: Any) -> list[np.ndarray] | None:
+        """The compiled boosters' predictions for dense rows; None for XGBoost to predict (no
+        compiled boosters, sparse rows, or rows it is to judge, such as an infinity)."""
+        if self.compiled is None or not isinstance(data, np.ndarray):
+            return None
+        try:
+            return [booster.predict(data) for booster in self.compiled]
+        except ValueError:
+            return None
 
 
 class XGBoostFramework(ModelFramework):
