@@ -233,6 +233,9 @@ class HostSettings(ClientTimeouts):
                         factory=lambda: os.path.join(os.path.expanduser("~"), ".serving"))
     docker_host: str = setting("unix:///var/run/docker.sock", "DOCKER_HOST", "the Docker engine (read by the "
                                                                              "Docker SDK; named in errors)")
+    image_prefix: str = setting("serving", "SERVING_IMAGE_PREFIX", "the docker backend runs <prefix>-<framework> for "
+                                                                 "one of SageMaker's framework images")
+    image_tag: str = setting("latest", "SERVING_IMAGE_TAG", "the tag of those images")
     pyspark_python: str = setting(None, "PYSPARK_PYTHON", "the Python Spark's workers run (default: this one)",
                                   factory=lambda: sys.executable)
 

@@ -134,3 +134,85 @@ def abalone_models(tmp_path_factory, shared_dir):
     out = tmp_path_factory.mktemp("abalone")
     featurizer, regressor = train.train(ABALONE, out)
     return featurizer, regressor
+
+
+class S3Server:
+    """moto's S3 server on a loopback port: a real S3 protocol endpoint, spoken to over HTTP.
+
+    While it runs, the process's (and so every child's) boto3 points at it through
+    ``AWS_ENDPOINT_URL_S3``, with test credentials, as a user points boto3 at MinIO.
+    """
+
+    VARIABLES = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+    def __init__(self):
+        import logging
+
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per S3 request otherwise
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.server.start()
+        self.saved = {k: os.environ.get(k) for k in [*self.VARIABLES, "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"]}
+        os.environ.update(self.VARIABLES, AWS_ENDPOINT_URL_S3=self.url)
+        os.environ.pop("AWS_PROFILE", None)
+        self._reset_clients()
+        import boto3
+
+        self.client = boto3.client("s3", endpoint_url=self.url, region_name="us-east-1",
+                                   aws_access_key_id="testing", aws_secret_access_key="testing")
+        self.buckets = 0
+
+    @staticmethod
+    def _reset_clients():
+        from serving.storage import s3
+
+        s3.reset_client()
+
+    def bucket(self) -> str:
+        """A new, empty bucket."""
+        self.buckets += 1
+        name = f"bucket-{os.getpid()}-{self.buckets}"
+        self.client.create_bucket(Bucket=name)
+        return name
+
+    def put(self, uri: str, body: bytes) -> None:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        self.client.put_object(Bucket=bucket, Key=key, Body=body)
+
+    def get(self, uri: str) -> bytes:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    def keys(self, bucket: str, prefix: str = "") -> list[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        return [o["Key"] for page in pages for o in page.get("Contents", ())]
+
+    def uploads(self, bucket: str) -> list[str]:
+        """Keys of multipart uploads begun and neither completed nor aborted."""
+        return [u["Key"] for u in self.client.list_multipart_uploads(Bucket=bucket).get("Uploads", ())]
+
+    def stop(self):
+        self.server.stop()
+        for key, value in self.saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._reset_clients()
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    server = S3Server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3(s3_server):
+    """The S3 server, and a fresh bucket for this test (``s3.name``)."""
+    s3_server.name = s3_server.bucket()
+    return s3_server

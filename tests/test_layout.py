@@ -109,9 +109,9 @@ def test_serve_help_is_made_from_the_settings_fields():
 # A distribution and the names it is imported by, where they differ.
 IMPORT_NAMES = {"scikit-learn": "sklearn", "pyyaml": "yaml", "prometheus-client": "prometheus_client",
                 "xgboost-cpu": "xgboost", "fasttext-numpy2": "fasttext", "protobuf": "google.protobuf"}
-# Declared for what the images run, not imported by serving itself: boto3 for inference
-# scripts, scikit-learn for the estimators joblib unpickles.
-FOR_SCRIPTS = {"boto3", "scikit-learn"}
+# Declared for what the images run, not imported by serving itself: scikit-learn for the
+# estimators joblib unpickles.
+FOR_SCRIPTS = {"scikit-learn"}
 
 
 def test_declared_dependencies_are_the_ones_the_code_imports():

@@ -39,7 +39,8 @@ def remove_extracted() -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _temporary_folder() -> str:
+def temporary_folder() -> str:
+    """A new folder, removed when this process exits."""
     path = tempfile.mkdtemp(prefix="serving-")
     with _lock:
         if not _extracted:
@@ -85,7 +86,7 @@ def _normalise(path: PurePosixPath) -> tuple[str, ...]:
 def extract(archive: str | os.PathLike, dest: str | os.PathLike | None = None) -> str:
     """Extract ``archive`` into ``dest`` (a new temporary directory by default)."""
     archive = str(archive)
-    dest = str(dest) if dest else _temporary_folder()
+    dest = str(dest) if dest else temporary_folder()
     log.info("extracting %s to %s", archive, dest)
     try:
         with tarfile.open(archive) as tar:

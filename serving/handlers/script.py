@@ -2,8 +2,9 @@
 
 Where the script is, in the order the AWS containers look:
 
-1. ``SAGEMAKER_PROGRAM`` inside ``SAGEMAKER_SUBMIT_DIRECTORY`` (a directory, a ``.tar.gz``
-   or a ``file://`` URL of either). A directory under ``/opt/ml/model`` (the SDK sets
+1. ``SAGEMAKER_PROGRAM`` inside ``SAGEMAKER_SUBMIT_DIRECTORY`` (a directory, a ``.tar.gz``,
+   a ``file://`` URL of either, or an ``s3://`` URI of a ``sourcedir.tar.gz``, downloaded
+   and extracted at start-up as the AWS containers do). A directory under ``/opt/ml/model`` (the SDK sets
    ``/opt/ml/model/code`` for network-isolated models) means that folder of the model
    directory, wherever the model directory is;
 2. ``SAGEMAKER_PROGRAM`` inside ``<model dir>/code`` (where the SDK repacks it);
@@ -24,6 +25,8 @@ from types import ModuleType
 from .. import compat
 from ..errors import ConfigurationError
 from ..settings import DEFAULT_MODEL_DIR
+from ..storage.artifacts import fetch
+from ..storage.s3 import is_s3
 from .archive import extract, is_archive
 
 log = logging.getLogger("serving")
@@ -36,12 +39,13 @@ def find_script(model_dir: str, program: str | None, submit_directory: str | Non
         source = submit_directory.removeprefix("file://")
         if source == DEFAULT_MODEL_DIR or source.startswith(DEFAULT_MODEL_DIR + "/"):
             source = str(Path(model_dir) / source[len(DEFAULT_MODEL_DIR):].lstrip("/"))
-        if source.startswith(("s3://", "http://", "https://")):
-            raise ConfigurationError(
-                f"SAGEMAKER_SUBMIT_DIRECTORY={submit_directory}: only local paths can be read here; "
-                "download the code and point the variable at the directory or .tar.gz"
-            )
-        code_dir = Path(extract(source)) if is_archive(source) else Path(source)
+        if is_s3(source):  # as the AWS containers do: download and extract it at start-up
+            code_dir = Path(fetch(source, None, what="SAGEMAKER_SUBMIT_DIRECTORY"))
+        elif "://" in source:
+            raise ConfigurationError(f"SAGEMAKER_SUBMIT_DIRECTORY={submit_directory}: the scheme is not one that can be "
+                                     "read; give an s3:// URI, a file:// URL, or a local directory or .tar.gz")
+        else:
+            code_dir = Path(extract(source)) if is_archive(source) else Path(source)
         if not code_dir.is_dir():
             raise ConfigurationError(f"SAGEMAKER_SUBMIT_DIRECTORY {submit_directory} is not a directory or .tar.gz")
     else:

@@ -49,11 +49,13 @@ from ..errors import ConfigurationError
 from ..settings import HostSettings
 from .backends import (BLOCK, STOPPED, Backend, Container, SupervisedContainer, alive, allocate_block, log,
                        pipeline_variables, register, release_block)
-from .spec import ContainerSpec
+from . import images
+from .spec import SUBMIT_DIRECTORY, ContainerSpec
 
 BIND_LABEL = "com.amazonaws.sagemaker.capabilities.accept-bind-to-port"
 ENDPOINT_LABEL, PIPELINE_LABEL, OWNER_LABEL = "serving.endpoint", "serving.pipeline", "serving.owner"
 MODEL_DIR = "/opt/ml/model"
+CODE_DIR = "/opt/ml/code"  # where a submit directory from the host is mounted
 FIRST_BIND_PORT = 9080  # container i listens on 9080 + 16 i: not 8080, so an image ignoring the variable fails its ping
 STREAM_POOL = 64  # log streams held open at once: 15 containers, twice during an update, and spare
 
@@ -146,18 +148,29 @@ class DockerContainer(SupervisedContainer):
         return f"{self.resources.id}-{self.name}"
 
     def volumes(self) -> dict:
-        if not self.spec.model_data:
-            return {}
-        path = Path(self.spec.model_data)
-        target = MODEL_DIR if path.is_dir() else f"{MODEL_DIR}/model.tar.gz"
-        return {str(path): {"bind": target, "mode": "ro"}}
+        """The model data at /opt/ml/model, and a submit directory fetched to the host at /opt/ml/code."""
+        mounts = {}
+        if self.spec.model_data:
+            path = Path(self.spec.model_data)
+            target = MODEL_DIR if path.is_dir() else f"{MODEL_DIR}/model.tar.gz"
+            mounts[str(path)] = {"bind": target, "mode": "ro"}
+        code = host_code(self.spec)
+        if code:
+            mounts[code] = {"bind": CODE_DIR, "mode": "ro"}
+        return mounts
+
+    def variables(self) -> dict[str, str]:
+        env = pipeline_variables(self.spec, self.bind_port, self.workers)
+        if host_code(self.spec):
+            env[SUBMIT_DIRECTORY] = CODE_DIR
+        return env
 
     def create(self):
         client = self.resources.client
         network = self.resources.network()
         return client.containers.create(
-            self.spec.image, ["serve"], name=self.container_name, hostname=self.name,
-            labels=self.resources.labels, environment=pipeline_variables(self.spec, self.bind_port, self.workers), volumes=self.volumes(),
+            run_image(self.spec), ["serve"], name=self.container_name, hostname=self.name,
+            labels=self.resources.labels, environment=self.variables(), volumes=self.volumes(),
             ports={f"{self.bind_port}/tcp": (self.host, self.host_port)}, network=network,
             networking_config={network: client.api.create_endpoint_config(aliases=[self.name])},
         )
@@ -178,7 +191,7 @@ class DockerContainer(SupervisedContainer):
                 output.close()
                 raise
         threading.Thread(target=self._pump, args=(output,), name=f"log-{self.label}", daemon=True).start()
-        log.info("[%s] started container %s (%s) on %s:%d", self.label, self.container_name, self.spec.image,
+        log.info("[%s] started container %s (%s) on %s:%d", self.label, self.container_name, run_image(self.spec),
                  self.host, self.port)
 
     def running(self) -> bool:
@@ -260,14 +273,16 @@ class DockerBackend(Backend):
         if not spec.image:
             raise ConfigurationError(f"container {spec.hostname} has no Image; the docker backend runs images: "
                                      "add one (e.g. serving-sklearn:latest), or use --backend process")
+        name = run_image(spec)
+        instead = f" (our image for {spec.image})" if name != spec.image else ""
         try:
-            image = self.client.images.get(spec.image)
+            image = self.client.images.get(name)
         except docker.errors.ImageNotFound:
-            raise ConfigurationError(f"container {spec.hostname}: image {spec.image} is not in the local Docker engine; "
-                                     "build it (docs/containers.md) or docker pull it") from None
+            raise ConfigurationError(f"container {spec.hostname}: image {name}{instead} is not in the local Docker "
+                                     "engine; build it (make build, docs/containers.md) or docker pull it") from None
         if (image.labels or {}).get(BIND_LABEL) != "true":
             raise ConfigurationError(
-                f"Your Ecr Image {spec.image} does not contain required {BIND_LABEL}=true Docker label(s). "
+                f"Your Ecr Image {name} does not contain required {BIND_LABEL}=true Docker label(s). "
                 f"(container {spec.hostname}: add LABEL {BIND_LABEL}=true to its Dockerfile, and make the server "
                 "listen on SAGEMAKER_BIND_TO_PORT)"
             )
@@ -277,7 +292,7 @@ class DockerBackend(Backend):
             if where:
                 log.warning("[%s/%s] image %s runs as user %s, but %s; the container will not read its model: "
                             "make it readable (chmod -R a+rX) or copy it elsewhere",
-                            endpoint, spec.hostname, spec.image, user, where)
+                            endpoint, spec.hostname, name, user, where)
 
     def reap_orphans(self) -> None:
         """Remove the pipelines of endpoint processes on this host that died without cleaning up."""
@@ -293,6 +308,22 @@ class DockerBackend(Backend):
         for pipeline in sorted(dead):
             log.warning("removing pipeline %s, left behind by an endpoint process that is gone", pipeline)
             remove_labelled(self.client, f"{PIPELINE_LABEL}={pipeline}")
+
+
+def run_image(spec: ContainerSpec) -> str:
+    """The image a container runs: ours for one of SageMaker's framework images, else its own."""
+    if spec.framework and images.parse(spec.image) is not None:
+        settings = HostSettings.from_env()
+        return images.docker_image(spec.framework, settings.image_prefix, settings.image_tag)
+    return spec.image
+
+
+def host_code(spec: ContainerSpec) -> str | None:
+    """A submit directory that is a folder on the host (fetched from S3, or given so): it is mounted."""
+    code = spec.environment.get(SUBMIT_DIRECTORY, "").removeprefix("file://")
+    if code and not code.startswith("/opt/ml/") and Path(code).is_dir():
+        return str(Path(code).resolve())
+    return None
 
 
 def unreadable(path: Path) -> str | None:

@@ -97,6 +97,8 @@ class Endpoint:
             _refuse_running(self.name)
         for warning in self.spec.warnings:
             log.warning("[%s] %s (SageMaker's CreateModel would refuse this)", self.name, warning)
+        for notice in self.spec.notices:
+            log.warning("[%s] %s", self.name, notice)
         pipeline = self.start_pipeline(self.spec)
         self.router = Router(self.name, pipeline, self.limits, self.token,
                              {"update": self._admin_update, "shutdown": self._admin_shutdown})
@@ -176,8 +178,9 @@ class Endpoint:
     # -- pipelines -----------------------------------------------------------------------
 
     def start_pipeline(self, spec: specs.PipelineSpec) -> Pipeline:
-        """Start every container and wait for all to be healthy; on failure stop them and say why."""
-        containers = self.backend.create_all(self.name, spec.containers)
+        """Fetch what the containers need from S3, start every container and wait for all to be
+        healthy; on failure stop them and say why."""
+        containers = self.backend.create_all(self.name, spec.fetched())
         pipeline = Pipeline(spec, containers)
         try:
             for container in containers:

@@ -31,6 +31,7 @@ import threading
 from pathlib import Path
 
 from ..errors import ConfigurationError
+from ..frameworks import FRAMEWORKS
 from ..settings import child_environment
 from ..http.client import Client
 from .backends import (POOL_SIZE, STOPPED, Backend, Container, SupervisedContainer, allocate_block, block_free, log,
@@ -84,8 +85,9 @@ class ProcessContainer(SupervisedContainer):
             return list(self.spec.command)
         if not self.spec.framework:
             raise ConfigurationError(
-                f"container {self.name} names only an Image; the process backend runs a Framework "
-                "(sklearn, sparkml, model) or a Command: add one, or use --backend docker"
+                f"container {self.name} names only an Image ({self.spec.image}), which is not one of SageMaker's "
+                f"framework images; the process backend runs a Framework ({', '.join(FRAMEWORKS)}) or a Command: "
+                "add one, or use --backend docker"
             )
         return [sys.executable, "-m", "serving.cli", "serve", "--framework", self.spec.framework, "--host", self.host]
 

@@ -3,8 +3,17 @@
 Users keep the ``Containers`` list they already send to SageMaker; two local additions make
 it runnable without images: ``Framework`` (``sklearn``, ``sparkml`` or ``model``: what
 ``serving serve --framework`` runs) and ``Command`` (any other program that speaks the
-container contract). ``ModelDataUrl`` is a local directory, a ``.tar.gz`` or a ``file://``
-URL of either; a relative path is read from the spec file's folder.
+container contract). ``ModelDataUrl`` is a local directory, a ``.tar.gz``, a ``file://`` URL
+of either (a relative path is read from the spec file's folder) or, as on SageMaker, an
+``s3://`` URI; ``ModelDataSource.S3DataSource`` describes an uncompressed model (one object or
+an ``S3Prefix``). S3 artifacts, and an ``s3://`` ``SAGEMAKER_SUBMIT_DIRECTORY``, are fetched
+into the cache when the pipeline starts (:meth:`ContainerSpec.fetched`,
+:mod:`serving.storage.artifacts`).
+
+An ``Image`` of one of SageMaker's own images (``sagemaker-scikit-learn``, ``sagemaker-xgboost``
+...) means our implementation of that framework (:mod:`serving.pipeline.images`); an AWS image
+with no open implementation is refused, saying how to substitute a container. ``Framework``,
+when given, overrides what the image would mean.
 
 Validation follows SageMaker's own rules (1 to 15 containers, hostnames of its pattern, set
 on all containers or none, required in Direct mode) and fails with a message that names the
@@ -16,12 +25,17 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import ConfigurationError
 from ..frameworks import FRAMEWORKS
+from ..settings import HostSettings
+from ..storage import artifacts
+from ..storage.s3 import is_s3
+from . import images
 
 MAX_CONTAINERS = 15
 HOSTNAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -29,7 +43,9 @@ MODES = ("Serial", "Direct")
 ENV_MAX_ENTRIES = 100
 ENV_MAX_ITEM_BYTES = 1024
 ENV_MAX_TOTAL_BYTES = 32 * 1024
-CONTAINER_KEYS = {"ContainerHostname", "Image", "Framework", "Command", "ModelDataUrl", "Environment"}
+CONTAINER_KEYS = {"ContainerHostname", "Image", "Framework", "Command", "ModelDataUrl", "ModelDataSource", "Mode",
+                  "Environment"}
+SUBMIT_DIRECTORY = "SAGEMAKER_SUBMIT_DIRECTORY"
 
 
 @dataclass(frozen=True)
@@ -40,18 +56,51 @@ class ContainerSpec:
     framework: str | None = None
     image: str | None = None
     command: tuple[str, ...] | None = None
-    model_data: str | None = None  # an absolute local path (directory or .tar.gz)
+    model_data: str | None = None  # an absolute local path (directory or .tar.gz), or an s3:// URI
     environment: Mapping[str, str] = field(default_factory=dict)
+    # how an s3:// model_data is stored: CreateModel's S3DataSource fields (ModelDataUrl is S3Object, Gzip)
+    model_data_type: str = artifacts.OBJECT
+    model_compression: str = artifacts.GZIP
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"ContainerHostname": self.hostname}
         for key, value in (("Framework", self.framework), ("Image", self.image),
-                           ("Command", list(self.command) if self.command else None),
-                           ("ModelDataUrl", self.model_data)):
+                           ("Command", list(self.command) if self.command else None)):
             if value is not None:
                 out[key] = value
+        if self.model_data is not None:
+            if (self.model_data_type, self.model_compression) == (artifacts.OBJECT, artifacts.GZIP):
+                out["ModelDataUrl"] = self.model_data
+            else:
+                out["ModelDataSource"] = {"S3DataSource": {"S3Uri": self.model_data, "S3DataType": self.model_data_type,
+                                                           "CompressionType": self.model_compression}}
         out["Environment"] = dict(self.environment)
         return out
+
+    def fetched(self, cache: str | Path | None = None) -> "ContainerSpec":
+        """This container with its S3 artifacts (model data, submit directory) as local directories in
+        ``cache`` (``$SERVING_HOME/cache`` by default), downloaded unless the cached copy is current."""
+        model, env = self.model_data, dict(self.environment)
+        remote = (model and is_s3(model)) or is_s3(env.get(SUBMIT_DIRECTORY, ""))
+        if not remote:
+            return self
+        cache = cache or artifact_cache()
+        try:
+            if model and is_s3(model):
+                model = artifacts.fetch(model, cache, data_type=self.model_data_type, compression=self.model_compression,
+                                        what="ModelDataUrl" if self.model_data_type == artifacts.OBJECT
+                                        and self.model_compression == artifacts.GZIP else "ModelDataSource")
+            if is_s3(env.get(SUBMIT_DIRECTORY, "")):
+                env[SUBMIT_DIRECTORY] = artifacts.fetch(env[SUBMIT_DIRECTORY], cache, what=SUBMIT_DIRECTORY)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"container {self.hostname}: {exc}") from None
+        return replace(self, model_data=model, environment=env, model_data_type=artifacts.OBJECT,
+                       model_compression=artifacts.GZIP)
+
+
+def artifact_cache() -> Path:
+    """Where fetched artifacts are kept: ``$SERVING_HOME/cache``."""
+    return Path(HostSettings.from_env().home) / "cache"
 
 
 @dataclass(frozen=True)
@@ -59,11 +108,18 @@ class PipelineSpec:
     containers: tuple[ContainerSpec, ...]
     mode: str = "Serial"
     model_name: str | None = None
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # what SageMaker's CreateModel would refuse
+    notices: tuple[str, ...] = ()  # what runs, but may not run as the user expects (an image version ...)
 
     @property
     def hostnames(self) -> list[str]:
         return [c.hostname for c in self.containers]
+
+    def fetched(self) -> list[ContainerSpec]:
+        """The containers with their S3 artifacts fetched into the cache, several at once; the first
+        failure is raised, naming its container and URI."""
+        with ThreadPoolExecutor(max_workers=min(4, len(self.containers))) as pool:
+            return list(pool.map(ContainerSpec.fetched, self.containers))
 
     def to_dict(self) -> dict[str, Any]:
         """The spec with every path made absolute: what a running endpoint records and sends."""
@@ -121,16 +177,18 @@ def from_dict(data: Any, base_dir: str | Path = ".", source: str = "the spec") -
         )
     if mode == "Direct" and not all(named):
         raise ConfigurationError(f"{source}: Direct mode requires a ContainerHostname on every container")
-    containers = tuple(_container(c, i, Path(base_dir), source) for i, c in enumerate(raw))
+    notices: list[str] = []
+    containers = tuple(_container(c, i, Path(base_dir), source, notices) for i, c in enumerate(raw))
     seen: set[str] = set()
     for c in containers:
         if c.hostname in seen:
             raise ConfigurationError(f"{source}: ContainerHostname '{c.hostname}' is used twice; hostnames must be unique")
         seen.add(c.hostname)
-    return PipelineSpec(containers, mode, data.get("ModelName"), tuple(_environment_warnings(containers)))
+    return PipelineSpec(containers, mode, data.get("ModelName"), tuple(_environment_warnings(containers)),
+                        tuple(notices))
 
 
-def _container(raw: Any, index: int, base_dir: Path, source: str) -> ContainerSpec:
+def _container(raw: Any, index: int, base_dir: Path, source: str, notices: list[str]) -> ContainerSpec:
     where = f"{source}: container {index + 1}"
     if not isinstance(raw, dict):
         raise ConfigurationError(f"{where} must be a mapping (ContainerHostname, Framework or Image, ModelDataUrl, Environment)")
@@ -151,14 +209,28 @@ def _container(raw: Any, index: int, base_dir: Path, source: str) -> ContainerSp
         if isinstance(command, str) or not all(isinstance(a, str) for a in command) or not command:
             raise ConfigurationError(f"{where}: Command must be a non-empty list of strings, e.g. ['python', 'server.py']")
         command = tuple(command)
-    if framework is None and command is None and raw.get("Image") is None:
-        raise ConfigurationError(f"{where} ({hostname}) needs Framework (sklearn, sparkml or model), Image or Command")
+    image = raw.get("Image")
+    if framework is None and command is None and image is None:
+        raise ConfigurationError(f"{where} ({hostname}) needs Framework ({', '.join(FRAMEWORKS)}), Image or Command")
+    if image is not None and framework is None and command is None:
+        framework, said = images.framework_for(str(image), f"{where} ({hostname})")
+        notices.extend(said)
+    mode = raw.get("Mode", "SingleModel")
+    if mode != "SingleModel":
+        raise ConfigurationError(f"{where}: Mode {mode!r} is not served here; only SingleModel (the default) is: "
+                                 "one model per container")
     environment = raw.get("Environment") or {}
     if not isinstance(environment, dict):
         raise ConfigurationError(f"{where}: Environment must be a mapping of names to strings")
     environment = {str(k): _env_value(v) for k, v in environment.items()}
-    return ContainerSpec(hostname, framework, raw.get("Image"), command,
-                         _model_data(raw.get("ModelDataUrl"), base_dir, where), environment)
+    submit = environment.get(SUBMIT_DIRECTORY, "")
+    if "://" in submit and not submit.startswith(("s3://", "file://")):
+        raise ConfigurationError(f"{where}: {SUBMIT_DIRECTORY}={submit}: the scheme is not one that can be read; "
+                                 "give an s3:// URI, a file:// URL or a local path")
+    if "ModelDataUrl" in raw and "ModelDataSource" in raw:
+        raise ConfigurationError(f"{where}: give ModelDataUrl or ModelDataSource, not both")
+    model, data_type, compression = _model_data(raw, base_dir, where)
+    return ContainerSpec(hostname, framework, image, command, model, environment, data_type, compression)
 
 
 def _env_value(value: Any) -> str:
@@ -167,14 +239,49 @@ def _env_value(value: Any) -> str:
     return str(value)
 
 
-def _model_data(url: Any, base_dir: Path, where: str) -> str | None:
+def _model_data(raw: dict, base_dir: Path, where: str) -> tuple[str | None, str, str]:
+    """``(location, S3DataType, CompressionType)`` of the container's model data."""
+    if "ModelDataSource" in raw:
+        return _model_data_source(raw["ModelDataSource"], where)
+    url = raw.get("ModelDataUrl")
     if url is None:
-        return None
+        return None, artifacts.OBJECT, artifacts.GZIP
     url = str(url)
-    if url.startswith(("s3://", "http://", "https://")):
-        raise ConfigurationError(
-            f"{where}: ModelDataUrl {url} is remote; download it and give a local directory, .tar.gz or file:// URL"
-        )
+    if is_s3(url):
+        if url.endswith("/"):
+            raise ConfigurationError(f"{where}: ModelDataUrl {url} names a prefix; it must name the model's .tar.gz "
+                                     "object. For a model stored uncompressed under a prefix, use "
+                                     "ModelDataSource.S3DataSource with S3DataType S3Prefix and CompressionType None")
+        return url, artifacts.OBJECT, artifacts.GZIP
+    if "://" in url and not url.startswith("file://"):
+        raise ConfigurationError(f"{where}: ModelDataUrl {url}: the scheme is not one that can be read; give an s3:// "
+                                 "URI, a file:// URL, or a local directory or .tar.gz")
+    return _local_model(url, base_dir, where), artifacts.OBJECT, artifacts.GZIP
+
+
+def _model_data_source(source: Any, where: str) -> tuple[str, str, str]:
+    s3_source = source.get("S3DataSource") if isinstance(source, dict) else None
+    if not isinstance(s3_source, dict) or not isinstance(s3_source.get("S3Uri"), str):
+        raise ConfigurationError(f"{where}: ModelDataSource must be {{'S3DataSource': {{'S3Uri': 's3://...', "
+                                 "'S3DataType': 'S3Object' or 'S3Prefix', 'CompressionType': 'None' or 'Gzip'}}")
+    uri = s3_source["S3Uri"]
+    data_type = s3_source.get("S3DataType", artifacts.OBJECT)
+    compression = s3_source.get("CompressionType", artifacts.NONE)
+    if not is_s3(uri):
+        raise ConfigurationError(f"{where}: ModelDataSource.S3DataSource.S3Uri {uri} is not an s3:// URI")
+    if data_type not in (artifacts.OBJECT, artifacts.PREFIX):
+        raise ConfigurationError(f"{where}: S3DataType must be S3Object or S3Prefix, got {data_type!r}")
+    if compression not in (artifacts.GZIP, artifacts.NONE):
+        raise ConfigurationError(f"{where}: CompressionType must be Gzip or None, got {compression!r}")
+    if data_type == artifacts.PREFIX and compression == artifacts.GZIP:
+        raise ConfigurationError(f"{where}: an S3Prefix model is uncompressed (CompressionType None); a Gzip model is "
+                                 "one S3Object")
+    if data_type == artifacts.PREFIX and not uri.endswith("/"):
+        raise ConfigurationError(f"{where}: an S3Prefix S3Uri must end with '/', got {uri}")
+    return uri, data_type, compression
+
+
+def _local_model(url: str, base_dir: Path, where: str) -> str:
     path = Path(url.removeprefix("file://")).expanduser()
     if not path.is_absolute():
         path = base_dir / path

@@ -56,9 +56,10 @@ class Response:
 
 
 def stages_from_spec(spec) -> list[Stage]:
-    """The stages of a :class:`serving.pipeline.spec.PipelineSpec` (our frameworks only)."""
+    """The stages of a :class:`serving.pipeline.spec.PipelineSpec` (our frameworks only), with their
+    S3 artifacts fetched into the cache (on a Spark cluster, the cache must be a shared folder)."""
     stages = []
-    for container in spec.containers:
+    for container in spec.containers:  # checked before anything is fetched
         if container.framework is None:
             raise ConfigurationError(
                 f"container {container.hostname} has no Framework (it runs {container.image or container.command}); "
@@ -66,6 +67,7 @@ def stages_from_spec(spec) -> list[Stage]:
             )
         if container.model_data is None and container.framework != "model":
             raise ConfigurationError(f"container {container.hostname} has no ModelDataUrl")
+    for container in spec.fetched():
         stages.append(Stage(container.hostname, container.framework, container.model_data or "", dict(container.environment)))
     return stages
 

@@ -7,6 +7,7 @@
                        ContentType="text/csv", SplitType="Line", BatchStrategy="MultiRecord",
                        AssembleWith="Line", Accept="text/csv")
 
+Input and output are local files or S3 (``files``: the locations, names and manifest).
 Files are independent: a failed file is reported (file, records, container, status,
 message) and the job goes on; ``result.ok`` is False when any file failed, and the CLI
 exits non-zero.
@@ -20,7 +21,6 @@ import sys
 import time
 from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import ConfigurationError, ServingError
@@ -32,7 +32,7 @@ from .records import Batch, RecordTooLarge, Records, batches, split
 
 log = logging.getLogger("serving.transform")
 
-REPORT = "transform-report.json"
+REPORT = files.REPORT
 
 
 @dataclass
@@ -43,7 +43,7 @@ class PreparedFile:
     source: Records | None = None  # records as read (the join's input side)
     sent: Records | None = None  # records after the InputFilter (what is sent)
     batches: list[Batch] = field(default_factory=list)
-    stamp: dict | None = None  # size, mtime, SHA-256 of the file as read, for the manifest
+    stamp: dict | None = None  # the version read (size, mtime, SHA-256; or size, ETag), for the manifest
     error: dict | None = None
 
     @property
@@ -63,7 +63,7 @@ class JobResult:
     failed: list[dict] = field(default_factory=list)
     records: int = 0
     seconds: float = 0.0
-    report_path: Path | None = None
+    report_path: str | None = None  # a path or an s3:// URI
 
     @property
     def ok(self) -> bool:
@@ -84,28 +84,30 @@ class Job:
     def __init__(self, input: str, output: str, options: TransformOptions, engine, model_id: str,
                  progress: bool | None = None, report: str | None = None):
         self.input = input
-        self.output_dir = Path(output)
+        self.output = files.output_for(output)
         self.requested = options
         self.engine = engine
         self.model_id = model_id
         self.progress = sys.stderr.isatty() if progress is None else progress
-        self.report_path = Path(report) if report else self.output_dir / REPORT
+        self.report_path = files.checked(report, "report", "write") if report else self.output.location_of(REPORT)
+        self.output_checked = False
+        self.inputs: list[files.InputFile] | None = None
 
     def run(self) -> JobResult:
         started = time.perf_counter()
         self.check_output()
-        inputs = files.discover(self.input, self.output_dir)
+        inputs = self.discover()
         options = self.requested.resolve(self.engine.execution_parameters())
         log.info("MaxConcurrentTransforms=%s, MaxPayloadInMB=%s, BatchStrategy=%s", options.MaxConcurrentTransforms,
                  options.MaxPayloadInMB, options.BatchStrategy)
         self.options = options
         self.dataproc = DataProcessing.from_options(options)
-        files.remove_stale_temps(self.output_dir)
-        manifest = files.Manifest(self.output_dir, files.fingerprint(self.requested.as_dict(), self.model_id))
+        self.output.remove_stale_temps()
+        manifest = files.Manifest(self.output, files.fingerprint(self.requested.as_dict(), self.model_id))
         result = JobResult(files=len(inputs))
         todo = []
         for item in inputs:
-            if manifest.is_done(item, self.output_dir):
+            if manifest.is_done(item):
                 result.skipped += 1
             else:
                 manifest.forget(item)
@@ -123,7 +125,7 @@ class Job:
                 else:
                     # an output from an earlier run must not pass for this run's: a consumer reading *.out
                     # would take stale predictions for fresh ones
-                    prepared.item.output_path(self.output_dir).unlink(missing_ok=True)
+                    self.output.remove(prepared.item.relative)
                     manifest.record_failure(prepared.item, error)
                     result.failed.append(error)
                     log.error("%s: %s", prepared.item.relative, error["message"])
@@ -135,16 +137,25 @@ class Job:
 
     def check_output(self) -> None:
         """An output location that cannot be written fails the job now, with a report where one can be written."""
+        if self.output_checked:
+            return
         try:
-            files.check_writable(self.output_dir)
+            self.output.check_writable()
         except ConfigurationError as exc:
             self.write_report(JobResult(), error=str(exc), missing_ok=True)
             raise
+        self.output_checked = True
+
+    def discover(self) -> list[files.InputFile]:
+        """The inputs (a missing bucket, an empty prefix or a bad manifest fails the job here)."""
+        if self.inputs is None:
+            self.inputs = files.discover(self.input, self.output, self.requested.S3DataType)
+        return self.inputs
 
     def prepare(self, item: files.InputFile) -> PreparedFile:
         prepared = PreparedFile(item)
         try:
-            data, prepared.stamp = files.read_input(item.path, self.options.CompressionType)
+            data, prepared.stamp = files.read_input(item, self.options.CompressionType)
             source = split(data, self.options.SplitType)
             prepared.source = source
             prepared.sent = self.dataproc.filter_input(source)
@@ -166,7 +177,11 @@ class Job:
             chunks = list(self.assemble(prepared, outcomes))
         except ServingError as exc:
             return self.entry(prepared.item, "", None, exc.status, exc.message)
-        files.write_atomic(prepared.item.output_path(self.output_dir), chunks)
+        content_type = next((o.content_type for o in outcomes if o.content_type), None)
+        try:
+            self.output.write(prepared.item.relative, chunks, content_type)
+        except ConfigurationError as exc:  # the output could not be written: no output, as for any failure
+            return self.entry(prepared.item, "", None, 500, str(exc))
         return None
 
     def assemble(self, prepared: PreparedFile, outcomes: list) -> Iterator[bytes]:
@@ -192,7 +207,7 @@ class Job:
                     yield b"\n"
 
     def entry(self, item: files.InputFile, records: str, container: str | None, status: int, message: str) -> dict:
-        return {"file": str(item.path), "output": str(item.output_path(self.output_dir)), "records": records,
+        return {"file": item.name, "output": self.output.name(item.relative), "records": records,
                 "container": container, "status": status, "message": message}
 
     def write_report(self, result: JobResult, error: str | None = None, missing_ok: bool = False) -> None:
@@ -203,8 +218,8 @@ class Job:
         if getattr(self.engine, "url", None):
             body["endpoint"] = self.engine.url
         try:
-            files.write_atomic(self.report_path, [json.dumps(body, indent=2).encode() + b"\n"])
-        except OSError:
+            files.save(self.report_path, json.dumps(body, indent=2).encode() + b"\n")
+        except (OSError, ConfigurationError):
             if not missing_ok:
                 raise
             return  # the report would go where nothing can be written: the error says why
@@ -226,10 +241,13 @@ def transform(input: str, output: str, *, model: str | None = None, endpoint: st
     from .runner import engine_for
 
     options = TransformOptions.build(**sagemaker_options)
-    Job(input, output, options, None, "", report=report).check_output()  # before any container starts
+    job = Job(input, output, options, None, "", progress=progress, report=report)
+    job.discover()  # before any container starts, and before anything is written
+    job.check_output()
     with engine_for(engine, model=model, endpoint=endpoint, master=master, options=options,
                     backend=backend) as (built, model_id):
-        return Job(input, output, options, built, model_id, progress=progress, report=report).run()
+        job.engine, job.model_id = built, model_id
+        return job.run()
 
 
 __all__ = ["transform", "Job", "JobResult", "TransformOptions", "ConfigurationError"]

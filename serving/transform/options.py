@@ -27,6 +27,8 @@ BATCH_STRATEGIES = ("SingleRecord", "MultiRecord")
 ASSEMBLE_WITH = ("None", "Line")
 JOIN_SOURCES = ("None", "Input")
 COMPRESSION_TYPES = ("None", "Gzip")
+#: TransformS3DataSource.S3DataType: what --input names (every object under a prefix, or a manifest of them)
+S3_DATA_TYPES = ("ManifestFile", "S3Prefix")
 #: the formats SageMaker can filter and join (DataProcessing)
 FILTERABLE = ("text/csv", "application/json", "application/jsonlines")
 #: /execution-parameters spells the strategy in capitals
@@ -60,6 +62,7 @@ class TransformOptions:
     InvocationsTimeoutInSeconds: int = 600
     InvocationsMaxRetries: int = 3
     Environment: Mapping[str, str] = field(default_factory=dict)
+    S3DataType: str = "S3Prefix"
 
     @classmethod
     def build(cls, **values: Any) -> "TransformOptions":
@@ -83,6 +86,10 @@ class TransformOptions:
         _one_of("JoinSource", "dataProcessing.joinSource", self.JoinSource, JOIN_SOURCES)
         if self.BatchStrategy is not None:
             _one_of("BatchStrategy", "batchStrategy", self.BatchStrategy, BATCH_STRATEGIES)
+        if self.S3DataType == "AugmentedManifestFile":
+            raise ValidationError("S3DataType AugmentedManifestFile is not supported by batch transform (as in "
+                                  "SageMaker); use S3Prefix or ManifestFile")
+        _one_of("S3DataType", "transformInput.dataSource.s3DataSource.s3DataType", self.S3DataType, S3_DATA_TYPES)
         if self.SplitType == "TFRecord":
             raise ValidationError("SplitType TFRecord is not supported here (as in SageMaker's local mode); use None, Line or RecordIO")
         _in_range("maxPayloadInMB", self.MaxPayloadInMB, 0, 100)

@@ -7,12 +7,16 @@ chain survives from one partition to the next), and the driver collects the resp
 assembles the same ``.out`` files as the other engines. Model directories must be readable
 at the same path on every executor (a shared file system on a cluster).
 
-A request's source is where its body lies in the input file, ``(path, start, end, size)``,
-when the body is one slice of an uncompressed, unfiltered file: the executor reads the
-slice itself, so the driver does not push every body through the JVM (measured in
-``local`` mode, that transfer delayed the first task by 0.1-0.2 s, a large part of the
-job's serial share). Gzip input, an InputFilter or records with gaps between them send the
-body itself. The input must then be at the same path on every executor too.
+A request's source is where its body lies in the input, when the body is one slice of an
+uncompressed, unfiltered file: a local file's ``files.FileRange`` (path, start, end, size)
+or an S3 object's ``files.S3Range`` (bucket, key, ETag, size, start, end). The executor
+reads the slice itself (``os.pread``, or a ranged GET pinned with ``If-Match`` to the ETag
+the driver read, so an object replaced meanwhile fails its file instead of mixing two
+versions), and the driver does not push every body through the JVM (measured in ``local``
+mode, that transfer delayed the first task by 0.1-0.2 s, a large part of the job's serial
+share). Gzip input, an InputFilter or records with gaps between them send the body itself.
+A local input must then be at the same path on every executor too; an S3 input needs the
+executors to have S3 credentials (boto3's own chain: variables, profile, instance role).
 
 Each group runs as exactly ``defaultParallelism`` partitions: a Spark task has a fixed cost
 (about 0.1 s measured in ``local`` mode), so one task per core does best when requests are
@@ -26,13 +30,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from typing import Iterable, Iterator, Mapping
 
 from ..pipeline.executor import Limits
 from ..settings import use_python_for_spark
 from .chain import Chain, Failure, Response, Stage
 from .engines import Engine
+from .files import FileRange, S3Range, Unreadable
 
 log = logging.getLogger("serving.transform")
 
@@ -53,10 +57,10 @@ def run_partition(stages: list[Stage], env: Mapping[str, str], content_type: str
                   limits: Limits):
     """The function each partition runs: invoke the chain on every item, in order."""
 
-    def run(items: Iterable[tuple[int, int, bytes | tuple]]) -> Iterator[tuple]:
+    def run(items: Iterable[tuple[int, int, bytes | FileRange | S3Range]]) -> Iterator[tuple]:
         chain = _chain(stages, env, limits)
         for file_index, batch_index, source in items:
-            body = source if isinstance(source, bytes) else _read_slice(*source)
+            body = source if isinstance(source, bytes) else _read_slice(source)
             outcome = body if isinstance(body, Failure) else chain.invoke(body, content_type, accept)
             if isinstance(outcome, Failure):
                 yield file_index, batch_index, ("fail", outcome.container, outcome.status, outcome.message)
@@ -66,27 +70,23 @@ def run_partition(stages: list[Stage], env: Mapping[str, str], content_type: str
     return run
 
 
-def _read_slice(path: str, start: int, end: int, size: int) -> bytes | Failure:
-    """Bytes ``start..end-1`` of an input file, as the driver read it (``size`` bytes long)."""
+def _read_slice(source: FileRange | S3Range) -> bytes | Failure:
+    """The slice of the input the driver split, as the driver read it; a failure if it is not."""
     try:
-        with open(path, "rb") as f:
-            if os.fstat(f.fileno()).st_size != size:
-                return Failure(None, 500, f"{path} changed while the job ran ({size} bytes when it was split); rerun the job")
-            return os.pread(f.fileno(), end - start, start)
-    except OSError as exc:
-        return Failure(None, 500, f"the executor cannot read {path} ({exc}); the spark engine reads uncompressed "
-                                  "input on the executors, so the input must be at the same path on every executor")
+        return source.read()
+    except Unreadable as exc:
+        return Failure(None, exc.status, exc.message)
 
 
-def _sources(item, compressed: bool) -> Iterator[bytes | tuple]:
-    """Each request of a prepared file: its slice of the input file where it is one, else its body."""
+def _sources(item, compressed: bool) -> Iterator[bytes | FileRange | S3Range]:
+    """Each request of a prepared file: its slice of the input where it is one, else its body."""
     direct = not compressed and item.sent is item.source
     for batch in item.batches:
         span = item.sent.span(batch.first, batch.stop) if direct else None
         if span is None:
             yield item.sent.payload(batch.first, batch.stop)
         else:
-            yield str(item.item.path.resolve()), span[0], span[1], len(item.source.data)
+            yield item.item.range(span[0], span[1], len(item.source.data))
 
 
 class SparkEngine(Engine):

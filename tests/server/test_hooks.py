@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from tests.conftest import ABALONE
+from tests.conftest import ABALONE, REPO
 
 
 def model_dir(tmp_path, script: str, name="inference.py", extra=None):
@@ -200,42 +200,8 @@ def test_requirements_txt_is_installed_at_start(tmp_path, serve):
 # -- scripts written for the AWS containers ------------------------------------------------
 ABALONE_NAMES = ["sex", "length", "diameter", "height", "whole_weight", "shucked_weight", "viscera_weight", "shell_weight"]
 
-CURRENT_FORM = """
-    # The shape of the public SageMaker abalone featurizer script, current form.
-    import json
-    import os
-    from io import StringIO
-
-    import joblib
-    import pandas as pd
-    from flask import Response
-    from sagemaker_inference import encoder
-
-    NAMES = %r
-
-    def model_fn(model_dir):
-        return joblib.load(os.path.join(model_dir, "model.joblib"))
-
-    def input_fn(input_data, content_type):
-        if content_type == "text/csv":
-            df = pd.read_csv(StringIO(input_data), header=None)
-            if len(df.columns) == len(NAMES) + 1:
-                df.columns = NAMES + ["rings"]
-            else:
-                df.columns = NAMES
-            return df
-        raise ValueError("{} not supported by script!".format(content_type))
-
-    def predict_fn(input_data, model):
-        return model.transform(input_data[NAMES])
-
-    def output_fn(prediction, accept):
-        if accept == "application/json":
-            return Response(json.dumps({"instances": [{"features": row} for row in prediction.tolist()]}), mimetype=accept)
-        if accept == "text/csv":
-            return Response(encoder.encode(prediction, accept), mimetype=accept)
-        raise RuntimeError("{} accept type is not supported by this script.".format(accept))
-""" % (ABALONE_NAMES,)
+# The shape of the public SageMaker abalone featurizer script, current form: the example's entry point.
+CURRENT_FORM = (REPO / "examples" / "from-sagemaker" / "code" / "featurizer.py").read_text()
 
 OLD_FORM = """
     # The same script in its older form, on sagemaker_containers.
