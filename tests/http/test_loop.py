@@ -18,6 +18,7 @@ COUNTING = """
     import time
 
     running, peak, lock = 0, 0, threading.Lock()
+    finished = []  # kinds in the order the app finished them: the server's own record
 
     def model_fn(model_dir):
         return None
@@ -28,6 +29,8 @@ COUNTING = """
         arg, _, marker = arg.partition(":")
         if kind == "peak":
             return str(peak), "text/plain"
+        if kind == "order":
+            return ",".join(finished), "text/plain"
         with lock:
             running += 1
             peak = max(peak, running)
@@ -44,6 +47,7 @@ COUNTING = """
         finally:
             with lock:
                 running -= 1
+                finished.append(kind)
 """
 
 
@@ -61,24 +65,21 @@ def post(server, body: str) -> str:
     return r.text
 
 
-def in_background(server, body: str, done: list | None = None) -> tuple[threading.Thread, list]:
-    """``body`` posted on a thread: its answer, also appended to ``done`` (answers in the
-    order they came) when given."""
+def in_background(server, body: str) -> tuple[threading.Thread, list]:
+    """``body`` posted on a thread; the list gets its answer."""
     answers: list = []
 
     def send():
         answers.append(post(server, body))
-        if done is not None:
-            done.append(answers[0])
 
     thread = threading.Thread(target=send)
     thread.start()
     return thread, answers
 
 
-def long_request(server, kind: str, marker, done: list | None = None) -> tuple[threading.Thread, list]:
+def long_request(server, kind: str, marker) -> tuple[threading.Thread, list]:
     """A 3 s request sent in the background, returned once the app has started it."""
-    thread, answers = in_background(server, f"{kind}:3:{marker}", done)
+    thread, answers = in_background(server, f"{kind}:3:{marker}")
     for _ in range(1000):
         if marker.exists():
             return thread, answers
@@ -108,12 +109,13 @@ def test_no_more_requests_run_at_once_than_there_are_slots(server):
 
 @pytest.mark.parametrize("server", [1], indirect=True)
 def test_with_every_slot_busy_ping_answers_and_the_next_request_waits_its_turn(server, tmp_path):
-    done: list = []
-    slow, _ = long_request(server, "burn", tmp_path / "started", done)
+    slow, burnt = long_request(server, "burn", tmp_path / "started")
     assert requests.get(server.url + "/ping", timeout=10).status_code == 200
     assert slow.is_alive()
-    waiting, _ = in_background(server, "next", done)  # sent while the burn holds the one slot
+    waiting, answered = in_background(server, "next")  # sent while the burn holds the one slot
     slow.join(30)
     waiting.join(30)
-    assert done == ["burn", "next"]
+    assert (burnt, answered) == (["burn"], ["next"])
+    # the app's own record, not the clients' (whose threads may wake in either order)
+    assert post(server, "order") == "burn,next"
     assert post(server, "peak") == "1"
