@@ -82,6 +82,7 @@ class ThreadedServer:
         self.name = name
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.create_server((host, port), family=family, backlog=1024)
+        self.sock.settimeout(IDLE_CHECK)  # here, not in the thread: a stop() before it runs closes a ready socket
         self.address = self.sock.getsockname()[:2]
         self.connections = Connections()
         self._stopping = False
@@ -95,7 +96,6 @@ class ThreadedServer:
         return self._stopping
 
     def _accept_loop(self) -> None:
-        self.sock.settimeout(IDLE_CHECK)
         while not self._stopping:
             if len(self.connections) >= self.max_connections:
                 time.sleep(0.01)  # full: new connections wait in the backlog until one closes

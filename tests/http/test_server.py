@@ -191,3 +191,21 @@ def test_sigterm_closes_idle_connections_at_once_and_finishes_busy_ones(tmp_path
         assert time.monotonic() - started < 6
     finally:
         server.stop()
+
+
+def test_a_router_server_stopped_at_once_stops_cleanly(monkeypatch):
+    """stop() right after start(), before the accept thread has run: nothing raises in the thread
+    (it once set the timeout of a socket stop() had already closed)."""
+    import threading
+
+    from serving.errors import runtime_response
+    from serving.http.server import ThreadedServer
+
+    raised: list = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: raised.append(args.exc_value))
+    for _ in range(20):  # the race lost about one time in four before the fix
+        server = ThreadedServer("127.0.0.1", 0, lambda environ, start_response: [], runtime_response, threads=2,
+                                name="quick")
+        server.start()
+        server.stop(grace=0.1)
+    assert raised == []
