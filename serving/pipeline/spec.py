@@ -68,29 +68,38 @@ class ContainerSpec:
                            ("Command", list(self.command) if self.command else None)):
             if value is not None:
                 out[key] = value
-        if self.model_data is not None:
-            if (self.model_data_type, self.model_compression) == (artifacts.OBJECT, artifacts.GZIP):
-                out["ModelDataUrl"] = self.model_data
-            else:
-                out["ModelDataSource"] = {"S3DataSource": {"S3Uri": self.model_data, "S3DataType": self.model_data_type,
-                                                           "CompressionType": self.model_compression}}
+        if self.model_field == "ModelDataUrl":
+            out["ModelDataUrl"] = self.model_data
+        elif self.model_field == "ModelDataSource":
+            out["ModelDataSource"] = {"S3DataSource": {"S3Uri": self.model_data, "S3DataType": self.model_data_type,
+                                                       "CompressionType": self.model_compression}}
         out["Environment"] = dict(self.environment)
         return out
+
+    @property
+    def model_field(self) -> str | None:
+        """The CreateModel field the model data is written in: ModelDataUrl (a ``.tar.gz`` or a local
+        path), ModelDataSource (stored uncompressed), or None without model data."""
+        if self.model_data is None:
+            return None
+        if (self.model_data_type, self.model_compression) == (artifacts.OBJECT, artifacts.GZIP):
+            return "ModelDataUrl"
+        return "ModelDataSource"
 
     def fetched(self, cache: str | Path | None = None) -> "ContainerSpec":
         """This container with its S3 artifacts (model data, submit directory) as local directories in
         ``cache`` (``$SERVING_HOME/cache`` by default), downloaded unless the cached copy is current."""
-        model, env = self.model_data, dict(self.environment)
-        remote = (model and is_s3(model)) or is_s3(env.get(SUBMIT_DIRECTORY, ""))
-        if not remote:
+        model_remote = self.model_data is not None and is_s3(self.model_data)
+        code_remote = is_s3(self.environment.get(SUBMIT_DIRECTORY, ""))
+        if not (model_remote or code_remote):
             return self
         cache = cache or artifact_cache()
+        model, env = self.model_data, dict(self.environment)
         try:
-            if model and is_s3(model):
-                model = artifacts.fetch(model, cache, data_type=self.model_data_type, compression=self.model_compression,
-                                        what="ModelDataUrl" if self.model_data_type == artifacts.OBJECT
-                                        and self.model_compression == artifacts.GZIP else "ModelDataSource")
-            if is_s3(env.get(SUBMIT_DIRECTORY, "")):
+            if model_remote:
+                model = artifacts.fetch(model, cache, data_type=self.model_data_type,
+                                        compression=self.model_compression, what=self.model_field)
+            if code_remote:
                 env[SUBMIT_DIRECTORY] = artifacts.fetch(env[SUBMIT_DIRECTORY], cache, what=SUBMIT_DIRECTORY)
         except ConfigurationError as exc:
             raise ConfigurationError(f"container {self.hostname}: {exc}") from None

@@ -338,14 +338,11 @@ class LocalOutput:
     def remove(self, relative: str) -> None:
         self.path(relative + ".out").unlink(missing_ok=True)
 
-    def remove_stale_temps(self) -> int:
+    def remove_stale_temps(self) -> None:
         """Temporary files left by a killed job (they are never outputs)."""
-        removed = 0
         if self.folder.is_dir():
             for temp in self.folder.rglob(TEMP_PREFIX + "*"):
                 temp.unlink(missing_ok=True)
-                removed += 1
-        return removed
 
     def load(self, name: str) -> bytes | None:
         try:
@@ -405,9 +402,8 @@ class S3Output:
             s3.delete(self.name(relative))
             self._existing().discard(f"{self.folder}{relative}.out")
 
-    def remove_stale_temps(self) -> int:
+    def remove_stale_temps(self) -> None:
         """Nothing to remove: an upload that was never completed is no object."""
-        return 0
 
     def load(self, name: str) -> bytes | None:
         try:

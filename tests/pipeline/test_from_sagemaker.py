@@ -17,12 +17,12 @@ import re
 import shlex
 import subprocess
 import sys
-import tarfile
 
 import joblib
 import pandas as pd
 import pytest
 import requests
+import sklearn
 import xgboost as xgb
 
 from serving.errors import ConfigurationError
@@ -89,12 +89,9 @@ def test_a_second_start_reuses_what_is_cached(built, caplog):
             with Endpoint.up(spec, name=f"cached-{n}", port=0, workers=1, register=False) as ep:
                 r = requests.post(ep.url + "/invocations", data=BODY, headers={"Content-Type": "text/csv"}, timeout=30)
                 assert [float(v) for v in r.text.splitlines()] == expected(models)
-            unchanged = [m for m in caplog.messages if "is unchanged since it was cached" in m]
-            downloads = [m for m in caplog.messages if m.startswith("downloading")]
-            if n == 1:  # the first start may have found them cached by the other tests of this module
-                assert (len(unchanged), downloads) == (3, [])
-    import sklearn
-
+    # the first start may or may not have found them cached by the other tests of this module; the second must
+    assert len([m for m in caplog.messages if "is unchanged since it was cached" in m]) == 3
+    assert [m for m in caplog.messages if m.startswith("downloading")] == []
     assert (f"[cached-1] {path}: container 1 (container-1): 683313688378.dkr.ecr.us-east-1.amazonaws.com/"
             f"sagemaker-scikit-learn:1.2-1-cpu-py3 serves scikit-learn 1.2 and scikit-learn {sklearn.__version__} "
             "is installed here") in "\n".join(caplog.messages)
@@ -150,23 +147,6 @@ def test_an_s3_submit_directory_that_is_not_an_archive(s3_server, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert out.stdout.startswith(f"ConfigurationError SAGEMAKER_SUBMIT_DIRECTORY s3://{bucket}/code/sourcedir.tar.gz "
                                  "is not a model archive SageMaker could read: it is not a readable tar archive")
-
-
-def test_the_same_bytes_uploaded_again_are_not_downloaded_again(built, s3_server, tmp_path):
-    """The cache compares ETag and size: an upload of the same bytes leaves the cached copy in use."""
-    path, bucket, models = built
-    uri = f"s3://{bucket}/swap/model.tar.gz"
-    raw = json.loads(path.read_text())
-    raw["Containers"][1]["ModelDataUrl"] = uri
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        tar.add(models / "xgboost-regressor" / "xgboost-model", arcname="xgboost-model")
-    s3_server.put(uri, buffer.getvalue())
-    container = specs.from_dict(raw).containers[1]
-    first = container.fetched(tmp_path)
-    s3_server.put(uri, buffer.getvalue())  # same bytes, same ETag: reused
-    assert container.fetched(tmp_path).model_data == first.model_data
-    assert os.listdir(first.model_data) == ["xgboost-model"]
 
 
 # -- docs/from-sagemaker.md ------------------------------------------------------------------

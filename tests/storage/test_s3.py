@@ -108,12 +108,15 @@ def test_a_failed_write_leaves_no_object_and_no_upload(s3):
 
 def test_a_model_archive_is_fetched_once_and_again_when_it_changes(s3, tmp_path):
     uri = f"s3://{s3.name}/model/model.tar.gz"
-    s3.put(uri, tarball({"model.joblib": b"first", "code/inference.py": b"# hooks"}))
+    body = tarball({"model.joblib": b"first", "code/inference.py": b"# hooks"})
+    s3.put(uri, body)
     first = artifacts.fetch(uri, tmp_path)
     assert open(os.path.join(first, "model.joblib"), "rb").read() == b"first"
     assert open(os.path.join(first, "code", "inference.py"), "rb").read() == b"# hooks"
     marker = os.path.join(first, "touched")
     open(marker, "w").close()  # a reused copy keeps it; a new download would not
+    assert artifacts.fetch(uri, tmp_path) == first and os.path.exists(marker)
+    s3.put(uri, body)  # the same bytes again: the same ETag
     assert artifacts.fetch(uri, tmp_path) == first and os.path.exists(marker)
     s3.put(uri, tarball({"model.joblib": b"second"}))
     again = artifacts.fetch(uri, tmp_path)
