@@ -20,6 +20,7 @@ SUBCOMMAND_MODULES = (
     "serving.pipeline.cli",
     "serving.transform.cli",
     "serving.frameworks.sparkml.cli",
+    "serving.api.cli",
 )
 
 

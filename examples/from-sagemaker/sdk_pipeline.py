@@ -44,34 +44,61 @@ def pack(folder: Path, archive: Path) -> Path:
     return archive
 
 
-def build(bucket: str, out: str | Path, data: str | Path) -> Path:
-    """Train, upload and define the pipeline; returns the path of ``pipeline.json``."""
-    os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+def upload(bucket: str, out: str | Path, data: str | Path) -> dict[str, str]:
+    """Train the featurizer and the regressor and upload each as ``model.tar.gz``; their S3 URIs by name."""
     import boto3
-    import sagemaker
-    from sagemaker.model import Model
-    from sagemaker.pipeline import PipelineModel
-    from sagemaker.sklearn.model import SKLearnModel
 
     out = Path(out)
     featurizer_dir, regressor_dir, _ = _train_module().train(data, out / "models")
-    boto_session = boto3.Session(region_name=REGION)
-    s3 = boto_session.client("s3")
+    s3 = boto3.Session(region_name=REGION).client("s3")
     uris = {}
     for name, folder in (("featurizer", featurizer_dir), ("xgboost", regressor_dir)):
         archive = pack(folder, out / f"{name}.tar.gz")
         s3.upload_file(str(archive), bucket, f"abalone/{name}/model.tar.gz")
         uris[name] = f"s3://{bucket}/abalone/{name}/model.tar.gz"
+    return uris
 
-    # default_bucket and the code location are given, so the SDK asks STS nothing
-    session = sagemaker.Session(boto_session=boto_session, default_bucket=bucket)
+
+def session(bucket: str):
+    """A SageMaker SDK session. With ``default_bucket`` given the SDK asks STS nothing."""
+    os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+    import boto3
+    import sagemaker
+
+    return sagemaker.Session(boto_session=boto3.Session(region_name=REGION), default_bucket=bucket)
+
+
+def pipeline_model(sdk_session, uris: dict[str, str], bucket: str, xgboost_script: bool = False):
+    """The SDK's ``PipelineModel``: ``SKLearnModel`` (entry point ``code/featurizer.py``), then
+    SageMaker's XGBoost: the built-in algorithm's ``Model``, or with ``xgboost_script`` an
+    ``XGBoostModel`` in script mode (entry point ``code/regressor.py``)."""
+    import sagemaker
+    from sagemaker.model import Model
+    from sagemaker.pipeline import PipelineModel
+    from sagemaker.sklearn.model import SKLearnModel
+    from sagemaker.xgboost.model import XGBoostModel
+
     featurizer = SKLearnModel(model_data=uris["featurizer"], role=ROLE, entry_point="featurizer.py",
                               source_dir=str(HERE / "code"), framework_version=SKLEARN_VERSION,
-                              code_location=f"s3://{bucket}/abalone/code", sagemaker_session=session,
+                              code_location=f"s3://{bucket}/abalone/code", sagemaker_session=sdk_session,
                               env={"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "text/csv"})
-    xgboost = Model(image_uri=sagemaker.image_uris.retrieve("xgboost", REGION, XGBOOST_VERSION),
-                    model_data=uris["xgboost"], role=ROLE, sagemaker_session=session)
-    pipeline = PipelineModel(models=[featurizer, xgboost], role=ROLE, sagemaker_session=session)
+    if xgboost_script:
+        xgboost = XGBoostModel(model_data=uris["xgboost"], role=ROLE, entry_point="regressor.py",
+                               source_dir=str(HERE / "code"), framework_version=XGBOOST_VERSION,
+                               code_location=f"s3://{bucket}/abalone/code", sagemaker_session=sdk_session,
+                               env={"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "text/csv"})
+    else:
+        xgboost = Model(image_uri=sagemaker.image_uris.retrieve("xgboost", REGION, XGBOOST_VERSION),
+                        model_data=uris["xgboost"], role=ROLE, sagemaker_session=sdk_session)
+    # predictor_cls: without one, PipelineModel.deploy returns None instead of a Predictor
+    return PipelineModel(models=[featurizer, xgboost], role=ROLE, sagemaker_session=sdk_session,
+                         predictor_cls=sagemaker.predictor.Predictor)
+
+
+def build(bucket: str, out: str | Path, data: str | Path) -> Path:
+    """Train, upload and define the pipeline; returns the path of ``pipeline.json``."""
+    out = Path(out)
+    pipeline = pipeline_model(session(bucket), upload(bucket, out, data), bucket)
     definition = {"ModelName": "abalone-from-sagemaker",
                   "Containers": pipeline.pipeline_container_def("ml.m5.large")}
     path = out / "pipeline.json"

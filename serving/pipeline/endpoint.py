@@ -67,9 +67,13 @@ class Endpoint:
     def __init__(self, spec: Any, *, name: str | None = None, host: str = "127.0.0.1", port: int = 8080,
                  backend_name: str = "process", workers: int | None = None, limits: Limits | None = None,
                  startup_timeout: float = STARTUP_TIMEOUT, stop_grace: float = STOP_GRACE,
-                 threads: int = 32, register: bool = True):
+                 threads: int = 32, register: bool = True, listen: bool = True, label: str | None = None):
         self.spec = as_spec(spec)
         self.name = name or self.spec.model_name or "endpoint"
+        # listen=False: no port of its own; whoever holds it calls ``self.router`` (``serving api``'s
+        # instances). ``label`` prefixes the containers' log lines (default: the name).
+        self.listen = listen
+        self.label = label or self.name
         if not specs.HOSTNAME.match(self.name):
             raise ConfigurationError(f"endpoint name '{self.name}' is not valid: use letters, digits and inner hyphens")
         self.host, self.port = host, port
@@ -103,13 +107,15 @@ class Endpoint:
         self.router = Router(self.name, pipeline, self.limits, self.token,
                              {"update": self._admin_update, "shutdown": self._admin_shutdown})
         try:
-            self._serve()
+            if self.listen:
+                self._serve()
         except BaseException:
             self.stop_pipeline(pipeline)
             raise
         if self.register:
             self.write_registry()
-        log.info("[%s] serving %d container(s) at %s", self.name, len(pipeline.containers), self.url)
+        log.info("[%s] serving %d container(s)%s", self.label, len(pipeline.containers),
+                 f" at {self.url}" if self.listen else "")
 
     def _serve(self) -> None:
         from ..errors import runtime_response
@@ -147,13 +153,7 @@ class Endpoint:
 
     def serve_forever(self) -> None:
         """Block until SIGTERM, SIGINT (Ctrl-C) or ``serving endpoint down``; then stop everything."""
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: self._shutdown.set())
-        try:
-            while not self._shutdown.wait(0.5):
-                pass
-        finally:
-            self.down()
+        serve_until_signalled(self._shutdown, self.down)
 
     def down(self) -> None:
         """Stop the router, then every container; remove the registry entry. Safe to call twice."""
@@ -164,10 +164,12 @@ class Endpoint:
             self.server.stop(grace=self.stop_grace)
             self.server = None
         if self.router is not None:
+            if not self.listen:  # no server drained the requests: they finish before the containers stop
+                self.router.pipeline.drain(self.limits.timeout + 5)
             self.stop_pipeline(self.router.pipeline)
         if self.register:
             registry_path(self.name).unlink(missing_ok=True)
-        log.info("[%s] stopped", self.name)
+        log.info("[%s] stopped", self.label)
 
     def __enter__(self) -> "Endpoint":
         return self
@@ -180,7 +182,7 @@ class Endpoint:
     def start_pipeline(self, spec: specs.PipelineSpec) -> Pipeline:
         """Fetch what the containers need from S3, start every container and wait for all to be
         healthy; on failure stop them and say why."""
-        containers = self.backend.create_all(self.name, spec.fetched())
+        containers = self.backend.create_all(self.label, spec.fetched())
         pipeline = Pipeline(spec, containers)
         try:
             for container in containers:
@@ -200,7 +202,7 @@ class Endpoint:
             self.stop_pipeline(pipeline)
             raise ConfigurationError(
                 f"{len(failed)} container(s) did not pass the ping health check within {self.startup_timeout:g} s "
-                f"({', '.join(c.name for c in failed)}): {why}. Their log lines are prefixed [{self.name}/<container>]."
+                f"({', '.join(c.name for c in failed)}): {why}. Their log lines are prefixed [{self.label}/<container>]."
             )
         return pipeline
 
@@ -248,6 +250,17 @@ class Endpoint:
         with os.fdopen(fd, "w") as f:
             json.dump(entry, f, indent=2)
         tmp.replace(path)
+
+
+def serve_until_signalled(shutdown: threading.Event, stop) -> None:
+    """Block until SIGTERM, SIGINT or ``shutdown`` is set; then call ``stop``, whatever happened."""
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: shutdown.set())
+    try:
+        while not shutdown.wait(0.5):
+            pass
+    finally:
+        stop()
 
 
 def registry_path(name: str) -> Path:

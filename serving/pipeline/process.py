@@ -43,13 +43,16 @@ PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 def log_stream() -> int | None:
     """The file descriptor this endpoint's INFO log lines are written to, if there is one.
 
-    None when they are not shown, or go somewhere without a descriptor (a test's capture):
-    then container output is read and logged here instead.
+    None when they are not shown, go somewhere without a descriptor (a test's capture), or a
+    handler must see every line (``reads_container_lines``: ``serving api``'s log streams): then
+    container output is read and logged here instead.
     """
     if not log.isEnabledFor(logging.INFO):
         return None
     logger: logging.Logger | None = log
     while logger is not None:
+        if any(getattr(h, "reads_container_lines", False) for h in logger.handlers):
+            return None
         for handler in logger.handlers:
             if isinstance(handler, logging.StreamHandler) and handler.level <= logging.INFO:
                 try:

@@ -64,6 +64,7 @@ class JobResult:
     records: int = 0
     seconds: float = 0.0
     report_path: str | None = None  # a path or an s3:// URI
+    stopped: bool = False  # the job was asked to stop before every file was done
 
     @property
     def ok(self) -> bool:
@@ -75,15 +76,17 @@ class JobResult:
                 f"{len(self.failed)} failed; {self.records} records in {self.seconds:.2f} s ({rate:,.0f} records/s)")
 
     def to_dict(self) -> dict:
+        status = "Stopped" if self.stopped else "Completed" if self.ok else "Failed"
         return {"files": self.files, "written": self.written, "skipped": self.skipped,
                 "failed": self.failed, "records": self.records, "seconds": round(self.seconds, 3),
-                "status": "Completed" if self.ok else "Failed"}
+                "status": status}
 
 
 class Job:
     def __init__(self, input: str, output: str, options: TransformOptions, engine, model_id: str,
-                 progress: bool | None = None, report: str | None = None):
+                 progress: bool | None = None, report: str | None = None, stop=None):
         self.input = input
+        self.stop = stop  # a threading.Event: once set, no further output is written (StopTransformJob)
         self.output = files.output_for(output)
         self.requested = options
         self.engine = engine
@@ -117,6 +120,9 @@ class Job:
             self.engine.start(options)
             stack.callback(self.engine.close)
             for prepared, outcomes in self.engine.process(self.prepare(item) for item in todo):
+                if self.stop is not None and self.stop.is_set():
+                    result.stopped = True  # this file's output is not written: a stopped job's outputs are the
+                    break                  # files finished before the stop, and a rerun resumes after them
                 error = prepared.error or self.finish(prepared, outcomes)
                 if error is None:
                     manifest.record(prepared.item, prepared.stamp, prepared.records)

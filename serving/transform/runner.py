@@ -64,13 +64,14 @@ def load_spec(path: str):
 
 
 @contextmanager
-def running_pipeline(spec, environment: dict, backend: str):
-    """Bring the pipeline up on a free loopback port, yield the endpoint, and always bring it down."""
+def running_pipeline(spec, environment: dict, backend: str, label: str | None = None):
+    """Bring the pipeline up on a free loopback port, yield the endpoint, and always bring it down;
+    ``label`` prefixes the containers' log lines (default: the endpoint's name)."""
     from ..pipeline.endpoint import Endpoint
 
     containers = tuple(replace(c, environment={**c.environment, **environment}) for c in spec.containers)
     endpoint = Endpoint(replace(spec, containers=containers), name=ENDPOINT, port=0,
-                        backend_name=backend, register=False)
+                        backend_name=backend, register=False, label=label)
     try:
         endpoint.start()
         yield endpoint

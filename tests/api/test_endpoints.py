@@ -1,0 +1,221 @@
+"""Endpoints and jobs through ``serving api``: real containers (process backend), S3 on moto's server.
+
+Expected predictions are scikit-learn's ``transform`` then ``xgboost.Booster.predict`` on the
+same rows (:class:`tests.api.conftest.Abalone`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from serving.pipeline.backends import alive
+from tests.conftest import ABALONE, REPO, free_port, wait_for
+
+from .conftest import ROWS, client
+
+pytestmark = pytest.mark.slow
+
+
+def variant(model: str, count: int = 1) -> list[dict]:
+    return [{"VariantName": "AllTraffic", "ModelName": model, "InitialInstanceCount": count,
+             "InstanceType": "ml.m5.large"}]
+
+
+def start_api(home: Path, port: int) -> subprocess.Popen:
+    """``serving api`` as a user starts it (the docs' command, on a free port)."""
+    log = open(home / f"api-{port}.log", "ab")
+    return subprocess.Popen([sys.executable, "-m", "serving.cli", "api", "--port", str(port), "--workers", "1"],
+                            cwd=REPO, env={**os.environ, "SERVING_HOME": str(home)}, stdout=log, stderr=log)
+
+
+def wait_answering(url: str, process: subprocess.Popen) -> None:
+    def up() -> bool:
+        assert process.poll() is None, f"serving api exited with {process.returncode}"
+        try:
+            return requests.get(url + "/ping", timeout=1).status_code == 200
+        except requests.ConnectionError:
+            return False
+    wait_for(up, 60)
+
+
+def children(pid: int) -> list[int]:
+    """Every process whose parent is ``pid`` (the container masters the service started)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def test_the_docs_quickstart_runs_the_boto3_script_unchanged(abalone, tmp_path):
+    """docs/sagemaker-api.md's two commands, with a free port and the test's bucket."""
+    doc = (REPO / "docs" / "sagemaker-api.md").read_text()
+    assert "```sh\nserving api --port 8080\n```" in doc
+    assert ("```sh\nAWS_ENDPOINT_URL=http://127.0.0.1:8080 python examples/from-sagemaker/api_boto3.py "
+            "--bucket my-bucket\n```") in doc
+    port = free_port()
+    api = start_api(tmp_path, port)
+    try:
+        wait_answering(f"http://127.0.0.1:{port}", api)
+        script = subprocess.run(
+            [sys.executable, "examples/from-sagemaker/api_boto3.py", "--bucket", abalone.bucket,
+             "--out", str(tmp_path / "build"), "--data", str(ABALONE)],
+            cwd=REPO, env={**os.environ, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"},
+            capture_output=True, text=True, timeout=600)
+        assert script.returncode == 0, script.stderr[-3000:]
+    finally:
+        api.terminate()
+        assert api.wait(90) == 0
+    lines = script.stdout.splitlines()
+    assert re.fullmatch(r"endpoint abalone is InService after [\d.]+ s", lines[0])
+    predictions = [float(v) for v in re.fullmatch(r"predictions: \[(.*)\]", lines[1]).group(1).split(", ")]
+    assert predictions == abalone.expected("\n".join(load_rows()))
+    assert re.fullmatch(r"updated to abalone-2 \(2 instances\): \d+ requests answered during the update, 0 failed",
+                        lines[2])
+    assert lines[3:] == ["transform job Completed: 3 predictions", "deleted the endpoint, its configs and the model"]
+    batch = abalone.s3.get(f"s3://{abalone.bucket}/batch/out/abalone.csv.out").decode().split()
+    assert [float(v) for v in batch] == predictions
+
+
+def load_rows() -> list[str]:
+    """The rows the example script sends."""
+    import importlib
+
+    return importlib.import_module("api_boto3").ROWS  # tests/api/conftest.py put its folder on sys.path
+
+
+def test_two_copies_keep_answering_when_one_is_killed(api, abalone):
+    api.sm.create_model(ModelName="copies", Containers=abalone.containers)
+    api.sm.create_endpoint_config(EndpointConfigName="copies", ProductionVariants=variant("copies", 2))
+    api.sm.create_endpoint(EndpointName="copies", EndpointConfigName="copies")
+    described = api.wait("copies")
+    assert [(v["CurrentInstanceCount"], v["DesiredInstanceCount"]) for v in described["ProductionVariants"]] == [(2, 2)]
+    first = api.service.deployment("copies").instances[0]
+    for container in first.endpoint.router.pipeline.containers:
+        os.kill(container.pid, signal.SIGKILL)
+    answers = [api.invoke("copies") for _ in range(20)]
+    assert answers == [abalone.expected()] * 20
+    wait_for(lambda: api.sm.describe_endpoint(EndpointName="copies")["ProductionVariants"][0]
+             ["CurrentInstanceCount"] == 1, 30)
+    summary = api.sm.describe_endpoint(EndpointName="copies")["ProductionVariants"][0]
+    assert summary["VariantStatus"][0]["Status"] == "Updating"
+    assert re.match(r"instance 1: container container-\d exited with code -9 and is restarting",
+                    summary["VariantStatus"][0]["StatusMessage"]), summary["VariantStatus"]
+    wait_for(lambda: api.sm.describe_endpoint(EndpointName="copies")["ProductionVariants"][0]
+             ["CurrentInstanceCount"] == 2, 120)
+    api.sm.delete_endpoint(EndpointName="copies")
+    api.wait("copies", "endpoint_deleted")
+
+
+def test_an_endpoint_whose_model_is_missing_fails_naming_it(api, abalone):
+    containers = [abalone.containers[0], {**abalone.containers[1],
+                                          "ModelDataUrl": f"s3://{abalone.bucket}/abalone/xgboost/gone.tar.gz"}]
+    api.sm.create_model(ModelName="missing-data", Containers=containers)
+    api.sm.create_endpoint_config(EndpointConfigName="missing-data", ProductionVariants=variant("missing-data"))
+    api.sm.create_endpoint(EndpointName="missing-data", EndpointConfigName="missing-data")
+    wait_for(lambda: api.sm.describe_endpoint(EndpointName="missing-data")["EndpointStatus"] != "Creating", 120)
+    described = api.sm.describe_endpoint(EndpointName="missing-data")
+    assert (described["EndpointStatus"], described["FailureReason"]) == ("Failed", (
+        f"container container-2: cannot read s3://{abalone.bucket}/abalone/xgboost/gone.tar.gz: S3 said NoSuchKey "
+        "(the object does not exist), HTTP 404"))
+    with pytest.raises(api.runtime.exceptions.ValidationError) as caught:
+        api.invoke("missing-data")
+    assert caught.value.response["Error"]["Message"] == (
+        "Endpoint missing-data of account 123456789012 is Failed, not InService; it takes requests once "
+        "DescribeEndpoint says InService.")
+    api.sm.delete_endpoint(EndpointName="missing-data")
+    api.wait("missing-data", "endpoint_deleted")
+
+
+def test_a_failed_update_leaves_the_old_deployment_serving(api, abalone):
+    api.sm.create_model(ModelName="stays", Containers=abalone.containers)
+    api.sm.create_model(ModelName="broken", Containers=[
+        abalone.containers[0], {**abalone.containers[1], "ModelDataUrl": abalone.uris["featurizer"]}])
+    api.sm.create_endpoint_config(EndpointConfigName="stays", ProductionVariants=variant("stays"))
+    api.sm.create_endpoint_config(EndpointConfigName="broken", ProductionVariants=variant("broken"))
+    api.sm.create_endpoint(EndpointName="stays", EndpointConfigName="stays")
+    api.wait("stays")
+    api.sm.update_endpoint(EndpointName="stays", EndpointConfigName="broken")
+    assert api.sm.describe_endpoint(EndpointName="stays")["EndpointStatus"] == "Updating"
+    assert api.invoke("stays") == abalone.expected()  # the old deployment serves during the update
+    wait_for(lambda: api.sm.describe_endpoint(EndpointName="stays")["EndpointStatus"] != "Updating", 180)
+    described = api.sm.describe_endpoint(EndpointName="stays")
+    assert (described["EndpointStatus"], described["EndpointConfigName"]) == ("InService", "stays")
+    assert "container-2" in described["FailureReason"]
+    assert api.invoke("stays") == abalone.expected()
+    api.sm.delete_endpoint(EndpointName="stays")
+    api.wait("stays", "endpoint_deleted")
+
+
+def test_a_killed_service_loses_nothing_and_leaves_no_container(abalone, tmp_path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    api = start_api(tmp_path, port)
+    try:
+        wait_answering(url, api)
+        sm, runtime = client("sagemaker", url), client("sagemaker-runtime", url)
+        sm.create_model(ModelName="durable", Containers=abalone.containers)
+        sm.create_endpoint_config(EndpointConfigName="durable", ProductionVariants=variant("durable"))
+        sm.create_endpoint(EndpointName="durable", EndpointConfigName="durable")
+        sm.get_waiter("endpoint_in_service").wait(EndpointName="durable", WaiterConfig={"Delay": 0.2, "MaxAttempts": 600})
+        containers = children(api.pid)
+        assert len(containers) == 2
+        api.send_signal(signal.SIGKILL)
+        api.wait(10)
+        wait_for(lambda: not any(alive(pid) for pid in containers), 60)  # they die with the service
+
+        api = start_api(tmp_path, port)
+        wait_answering(url, api)
+        assert [m["ModelName"] for m in sm.list_models()["Models"]] == ["durable"]
+        assert sm.describe_endpoint(EndpointName="durable")["EndpointStatus"] == "InService"  # as recorded
+        wait_for(lambda: len(children(api.pid)) == 2, 120)
+        wait_for(lambda: runtime_answers(runtime, abalone), 120)  # brought back up, answering again
+        sm.delete_endpoint(EndpointName="durable")
+        sm.get_waiter("endpoint_deleted").wait(EndpointName="durable", WaiterConfig={"Delay": 0.2, "MaxAttempts": 300})
+    finally:
+        api.terminate()
+        api.wait(90)
+
+
+def runtime_answers(runtime, abalone) -> bool:
+    try:
+        answer = runtime.invoke_endpoint(EndpointName="durable", Body="\n".join(ROWS), ContentType="text/csv",
+                                         Accept="text/csv")
+    except runtime.exceptions.ClientError:
+        return False
+    return [float(v) for v in answer["Body"].read().decode().split()] == abalone.expected()
+
+
+def test_a_stopped_transform_job_is_stopped(api, abalone):
+    api.sm.create_model(ModelName="stopped-batch", Containers=abalone.containers)
+    for i in range(20):
+        abalone.s3.put(f"s3://{abalone.bucket}/stop/in/part-{i:02}.csv", "\n".join(ROWS).encode())
+    api.sm.create_transform_job(
+        TransformJobName="stopped", ModelName="stopped-batch",
+        TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
+                                                        "S3Uri": f"s3://{abalone.bucket}/stop/in/"}},
+                        "ContentType": "text/csv", "SplitType": "Line"},
+        TransformOutput={"S3OutputPath": f"s3://{abalone.bucket}/stop/out/", "Accept": "text/csv"},
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1})
+    api.sm.stop_transform_job(TransformJobName="stopped")
+    assert api.sm.describe_transform_job(TransformJobName="stopped")["TransformJobStatus"] == "Stopping"
+    api.sm.get_waiter("transform_job_completed_or_stopped").wait(TransformJobName="stopped",
+                                                                 WaiterConfig={"Delay": 0.2, "MaxAttempts": 600})
+    job = api.sm.describe_transform_job(TransformJobName="stopped")
+    assert job["TransformJobStatus"] == "Stopped"
+    written = [k for k in abalone.s3.keys(abalone.bucket, "stop/out/") if k.endswith(".csv.out")]
+    assert len(written) < 20
+    summaries = api.sm.list_transform_jobs(StatusEquals="Stopped")["TransformJobSummaries"]
+    assert [s["TransformJobName"] for s in summaries] == ["stopped"]
