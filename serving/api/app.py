@@ -31,6 +31,7 @@ from ..http.headers import status_line
 from ..pipeline.executor import Limits
 from ..settings import HostSettings
 from . import logs
+from .fleet import Retired
 from .service import ApiError, Context, SageMaker
 from .store import Store
 
@@ -121,15 +122,29 @@ class Api:
     # -- SageMaker Runtime ------------------------------------------------------------------
 
     def invoke(self, environ, start_response, name: str):
-        deployment = self.service.deployment(name)
-        if deployment is None:
-            status, headers, body = runtime_response(self.not_serving(name))
-            headers.append(("Content-Length", str(len(body))))
-            start_response(status_line(status), headers)
-            return [body]
-        # The body is read once: a request an instance could not take (one of its containers is
-        # restarting: 503 ServiceUnavailable) goes to another healthy instance of its variant.
+        status, headers, out = self.run(environ, name)
+        headers.append(("Content-Length", str(len(out))))
+        start_response(status_line(status), headers)
+        return [out]
+
+    def run(self, environ, name: str):
+        """One InvokeEndpoint: the endpoint's current deployment, looked up again if an update or a
+        delete retired it between the lookup and the choice of an instance.
+
+        The body is read once: a request an instance could not take (one of its containers is
+        restarting: 503 ServiceUnavailable) goes to another healthy instance of its variant.
+        """
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0) or -1)
+        while True:
+            deployment = self.service.deployment(name)
+            if deployment is None:
+                return runtime_response(self.not_serving(name))
+            try:
+                return self.run_on(environ, body, deployment)
+            except Retired:
+                continue
+
+    def run_on(self, environ, body: bytes, deployment):
         tried: set = set()
         variant = None
         while True:
@@ -137,8 +152,7 @@ class Api:
                 variant, instance = deployment.acquire(environ.get("HTTP_X_AMZN_SAGEMAKER_TARGET_VARIANT"),
                                                        frozenset(tried), variant)
             except BadRequest as exc:
-                status, headers, out = runtime_response(exc)
-                break
+                return runtime_response(exc)
             try:
                 status, headers, out = instance.endpoint.router.invoke({**environ, "wsgi.input": io.BytesIO(body)})
             finally:
@@ -146,11 +160,7 @@ class Api:
             tried.add(instance)
             unavailable = status == 503 and ("x-amzn-ErrorType", "ServiceUnavailable") in headers
             if not (unavailable and any(i not in tried and i.healthy for i in variant.instances)):
-                headers = [(k, variant.name if k.lower() == VARIANT_HEADER else v) for k, v in headers]
-                break
-        headers.append(("Content-Length", str(len(out))))
-        start_response(status_line(status), headers)
-        return [out]
+                return status, [(k, variant.name if k.lower() == VARIANT_HEADER else v) for k, v in headers], out
 
     def not_serving(self, name: str) -> BadRequest:
         doc = self.service.store.get("endpoint", name)

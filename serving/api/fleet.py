@@ -27,6 +27,10 @@ from ..pipeline.endpoint import Endpoint
 log = logging.getLogger("serving.api")
 
 
+class Retired(Exception):
+    """The deployment was replaced (an update) or is being deleted: look the endpoint up again."""
+
+
 @dataclass(eq=False)
 class Instance:
     endpoint: Endpoint
@@ -60,6 +64,7 @@ class Deployment:
         self.config_name = config_name
         self.variants = variants
         self.by_name = {v.name: v for v in variants}
+        self.retired = False  # set by retire(): no request may take an instance any more
         self._lock = threading.Condition()
 
     @classmethod
@@ -120,6 +125,8 @@ class Deployment:
             weights = [v.weight for v in self.variants]
             variant = random.choices(self.variants, weights if sum(weights) > 0 else None)[0]
         with self._lock:
+            if self.retired:
+                raise Retired(self.endpoint_name)
             untried = [i for i in variant.instances if i not in exclude] or variant.instances
             healthy = [i for i in untried if i.healthy] or untried
             instance = min(healthy, key=lambda i: (i.users, random.random()))
@@ -135,6 +142,7 @@ class Deployment:
     def retire(self, timeout: float) -> None:
         """Wait until no request holds an instance (up to ``timeout`` s), then stop every container."""
         with self._lock:
+            self.retired = True
             if not self._lock.wait_for(lambda: all(i.users == 0 for i in self.instances), timeout):
                 log.warning("[%s] stopping with requests still running after %g s", self.endpoint_name, timeout)
         self.stop()

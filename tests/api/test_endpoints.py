@@ -219,3 +219,30 @@ def test_a_stopped_transform_job_is_stopped(api, abalone):
     assert len(written) < 20
     summaries = api.sm.list_transform_jobs(StatusEquals="Stopped")["TransformJobSummaries"]
     assert [s["TransformJobName"] for s in summaries] == ["stopped"]
+
+
+def test_a_request_running_when_its_endpoint_is_deleted_is_answered(api, abalone):
+    import threading
+
+    api.sm.create_model(ModelName="deleted-busy", Containers=abalone.containers)
+    api.sm.create_endpoint_config(EndpointConfigName="deleted-busy", ProductionVariants=variant("deleted-busy"))
+    api.sm.create_endpoint(EndpointName="deleted-busy", EndpointConfigName="deleted-busy")
+    api.wait("deleted-busy")
+    body = "\n".join(ROWS * 5_000)  # 25,000 rows (3.8 MB between the containers): a request that takes a while
+    answers: list = []
+    def call():
+        try:
+            answers.append(api.invoke("deleted-busy", body))
+        except Exception as exc:  # noqa: BLE001 - shown by the assertion below
+            answers.append(exc)
+
+    request = threading.Thread(target=call)
+    request.start()
+    wait_for(lambda: api.service.deployment("deleted-busy").instances[0].users == 1, 10)
+    api.sm.delete_endpoint(EndpointName="deleted-busy")
+    assert api.sm.describe_endpoint(EndpointName="deleted-busy")["EndpointStatus"] == "Deleting"
+    request.join(120)
+    assert answers == [abalone.expected() * 5_000], answers[0] if answers and isinstance(answers[0], Exception) else ""
+    api.wait("deleted-busy", "endpoint_deleted")
+    with pytest.raises(api.runtime.exceptions.ValidationError):
+        api.invoke("deleted-busy")
