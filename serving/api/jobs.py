@@ -63,7 +63,8 @@ def run_job(service, name: str, stop: threading.Event) -> None:
         job.check_output()
         if service.logs is not None:
             service.logs.watch(name, "/aws/sagemaker/TransformJobs", f"{name}/instance-1")
-        with running_pipeline(spec, options.container_environment(), service.backend, label=name) as endpoint:
+        with running_pipeline(spec, options.container_environment(), service.backend, label=name,
+                              workers=service.workers) as endpoint:
             job.engine = HttpEngine(endpoint.url, endpoint)
             result = job.run()
     except ConfigurationError as exc:
@@ -75,6 +76,10 @@ def run_job(service, name: str, stop: threading.Event) -> None:
         service.finish_job(name, "Failed", f"{type(exc).__name__}: {exc}")
         return
     log.info("[%s] %s", name, result.summary())
+    if result.stopped and service.closing.is_set() and service.recorded_job(name)["TransformJobStatus"] == "InProgress":
+        # serving api is shutting down, nobody stopped the job: it stays InProgress and the next start resumes it
+        service.interrupted_job(name)
+        return
     if result.stopped or stop.is_set():
         service.finish_job(name, "Stopped")
     elif result.ok:

@@ -59,11 +59,13 @@ class LogBook(logging.Handler):
         self.guard = threading.Lock()
         self.logger = logging.getLogger(logger)
         self.logger.addHandler(self)
+        self.saved_level = self.logger.level  # the lines are INFO records; put back at close()
         if self.logger.getEffectiveLevel() > logging.INFO:
             self.logger.setLevel(logging.INFO)
 
     def close(self) -> None:
         self.logger.removeHandler(self)
+        self.logger.setLevel(self.saved_level)
         super().close()
 
     def watch(self, label: str, group: str, stream: str) -> None:

@@ -445,6 +445,12 @@ class SageMaker:
     def recorded_job(self, name: str) -> dict | None:
         return self.store.get(JOB, name)
 
+    def interrupted_job(self, name: str) -> None:
+        """A job the service's own shutdown stopped: still InProgress, resumed by the next start."""
+        self.store.record(JOB, name, "InProgress", "interrupted by a shutdown of serving api")
+        with self.lock:
+            self.jobs.pop(name.lower(), None)
+
     def finish_job(self, name: str, status: str, reason: str | None = None, **fields: Any) -> None:
         now = time.time()
         update = {"TransformJobStatus": status, "TransformEndTime": now, "LastModifiedTime": now, **fields}

@@ -64,14 +64,15 @@ def load_spec(path: str):
 
 
 @contextmanager
-def running_pipeline(spec, environment: dict, backend: str, label: str | None = None):
+def running_pipeline(spec, environment: dict, backend: str, label: str | None = None, workers: int | None = None):
     """Bring the pipeline up on a free loopback port, yield the endpoint, and always bring it down;
-    ``label`` prefixes the containers' log lines (default: the endpoint's name)."""
+    ``label`` prefixes the containers' log lines (default: the endpoint's name); ``workers``:
+    gunicorn workers per container unless its Environment sets them."""
     from ..pipeline.endpoint import Endpoint
 
     containers = tuple(replace(c, environment={**c.environment, **environment}) for c in spec.containers)
     endpoint = Endpoint(replace(spec, containers=containers), name=ENDPOINT, port=0,
-                        backend_name=backend, register=False, label=label)
+                        backend_name=backend, register=False, label=label, workers=workers)
     try:
         endpoint.start()
         yield endpoint

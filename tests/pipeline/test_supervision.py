@@ -64,9 +64,9 @@ def test_an_endpoint_whose_containers_fail_their_health_check_names_them_all_and
                            {"ContainerHostname": "bad-2", "Framework": "model", "ModelDataUrl": str(empty)}]}
     before = set(serving_children())
     with pytest.raises(ConfigurationError) as caught:
-        Endpoint.up(spec, name="unhealthy", port=0, register=False, startup_timeout=4, stop_grace=5, workers=1)
+        Endpoint.up(spec, name="unhealthy", port=0, register=False, startup_timeout=15, stop_grace=5, workers=1)
     message = str(caught.value)
-    assert message.startswith("2 container(s) did not pass the ping health check within 4 s (bad-1, bad-2): ")
+    assert message.startswith("2 container(s) did not pass the ping health check within 15 s (bad-1, bad-2): ")
     assert "bad-1: container bad-1 is starting (/ping answered 503: the model failed to load: no *.joblib or *.pkl file" in message
     assert "bad-2: container bad-2 is starting (/ping answered 503: the model failed to load: this container has no default model_fn" in message
     assert set(serving_children()) - before == set()
