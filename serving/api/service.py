@@ -270,9 +270,7 @@ class SageMaker:
         except Exception as exc:  # noqa: BLE001 - any failure is the endpoint's FailureReason
             reason = failure_reason(exc)
             log.error("[%s] creation failed: %s", name, reason)
-            if self.store.update(ENDPOINT, name, EndpointStatus="Failed", FailureReason=reason,
-                                 LastModifiedTime=time.time()):
-                self.store.record(ENDPOINT, name, "Failed", reason)
+            self.mark_failed(name, "Creating", reason)
             return
         with self.lock:
             current = self.store.get(ENDPOINT, name)
@@ -288,6 +286,15 @@ class SageMaker:
             deployment.stop()
         else:
             log.info("[%s] InService: %s", name, ", ".join(f"{v.name} x{len(v.instances)}" for v in deployment.variants))
+
+    def mark_failed(self, name: str, was: str, reason: str) -> None:
+        """Failed with ``reason``, unless the endpoint left ``was`` meanwhile (a DeleteEndpoint wins)."""
+        with self.lock:
+            current = self.store.get(ENDPOINT, name)
+            if current is not None and current["EndpointStatus"] == was:
+                self.store.update(ENDPOINT, name, EndpointStatus="Failed", FailureReason=reason,
+                                  LastModifiedTime=time.time())
+                self.store.record(ENDPOINT, name, "Failed", reason)
 
     def deploy(self, name: str, config_name: str, plan: list[dict]) -> Deployment:
         def make(variant: dict, number: int) -> Endpoint:
@@ -674,9 +681,7 @@ class SageMaker:
         try:
             deployment = self.deploy(name, doc["EndpointConfigName"], doc["_plan"])
         except Exception as exc:  # noqa: BLE001 - reported as the endpoint's state
-            reason = failure_reason(exc)
-            self.store.update(ENDPOINT, name, EndpointStatus="Failed", FailureReason=reason, LastModifiedTime=time.time())
-            self.store.record(ENDPOINT, name, "Failed", reason)
+            self.mark_failed(name, "InService" if status == "Updating" else status, failure_reason(exc))
             return
         with self.lock:
             if self.closing.is_set() or (self.store.get(ENDPOINT, name) or {}).get("EndpointStatus") == "Deleting":
