@@ -104,20 +104,16 @@ class Api:
                 answer = self.service.call(operation, params, self.context(environ))
             status, body = 200, json.dumps(answer, separators=(",", ":")).encode()
             log.debug("SageMaker.%s 200 in %.1f ms", operation, (time.perf_counter() - started) * 1000)
-        except (ApiError, logs.LogsError) as exc:
-            status = exc.status
-            body = json.dumps({"__type": exc.code, "message": exc.message}).encode()
-            log.info("SageMaker.%s %d %s: %s", operation, status, exc.code, exc.message)
-            return status, [("Content-Type", JSON_11), ("x-amzn-RequestId", request_id),
-                            ("x-amzn-ErrorType", exc.code)], body
+        except ApiError as exc:
+            status, code, message = exc.status, exc.code, exc.message
+            log.info("SageMaker.%s %d %s: %s", operation, status, code, message)
         except Exception:  # noqa: BLE001 - a bug of ours: logged, answered without a traceback
             log.exception("SageMaker.%s failed", operation)
-            status = 500
-            body = json.dumps({"__type": "InternalFailure",
-                               "message": "internal error in serving api; see its log"}).encode()
-            return status, [("Content-Type", JSON_11), ("x-amzn-RequestId", request_id),
-                            ("x-amzn-ErrorType", "InternalFailure")], body
-        return status, [("Content-Type", JSON_11), ("x-amzn-RequestId", request_id)], body
+            status, code, message = 500, "InternalFailure", "internal error in serving api; see its log"
+        else:
+            return 200, [("Content-Type", JSON_11), ("x-amzn-RequestId", request_id)], body
+        body = json.dumps({"__type": code, "message": message}).encode()
+        return status, [("Content-Type", JSON_11), ("x-amzn-RequestId", request_id), ("x-amzn-ErrorType", code)], body
 
     # -- SageMaker Runtime ------------------------------------------------------------------
 

@@ -7,14 +7,13 @@ variant by ``TargetVariant`` or by the variants' weights, then to the variant's 
 instance with the fewest requests in flight (SageMaker's least-outstanding-requests
 routing); an instance whose container is restarting gets none while another can answer.
 
-Every request holds its instance from the moment it is chosen until its answer is written, so
-retiring a deployment (an update's old one, a deleted endpoint's) waits for those requests
-before any container stops.
+A request is counted on its instance's pipeline (the router's own count, which ``down()``
+drains) from the moment the instance is chosen, so retiring a deployment (an update's old one,
+a deleted endpoint's) refuses new requests and then stops each instance after its requests.
 """
 
 from __future__ import annotations
 
-import logging
 import random
 import threading
 from dataclasses import dataclass, field
@@ -23,8 +22,6 @@ from typing import Callable
 from ..errors import BadRequest
 from ..pipeline.backends import READY
 from ..pipeline.endpoint import Endpoint
-
-log = logging.getLogger("serving.api")
 
 
 class Retired(Exception):
@@ -35,7 +32,10 @@ class Retired(Exception):
 class Instance:
     endpoint: Endpoint
     number: int  # 1, 2, ... across the deployment: the ``.N`` of its log prefix
-    users: int = 0
+
+    @property
+    def pipeline(self):
+        return self.endpoint.router.pipeline
 
     @property
     def healthy(self) -> bool:
@@ -129,22 +129,17 @@ class Deployment:
                 raise Retired(self.endpoint_name)
             untried = [i for i in variant.instances if i not in exclude] or variant.instances
             healthy = [i for i in untried if i.healthy] or untried
-            instance = min(healthy, key=lambda i: (i.users, random.random()))
-            instance.users += 1
+            instance = min(healthy, key=lambda i: (i.pipeline.inflight, random.random()))
+            instance.pipeline.enter()
         return variant, instance
 
     def release(self, instance: Instance) -> None:
-        with self._lock:
-            instance.users -= 1
-            if instance.users == 0:
-                self._lock.notify_all()
+        instance.pipeline.leave()
 
-    def retire(self, timeout: float) -> None:
-        """Wait until no request holds an instance (up to ``timeout`` s), then stop every container."""
+    def retire(self) -> None:
+        """Take no more requests; stop every instance once its requests are answered (its ``down()`` drains them)."""
         with self._lock:
             self.retired = True
-            if not self._lock.wait_for(lambda: all(i.users == 0 for i in self.instances), timeout):
-                log.warning("[%s] stopping with requests still running after %g s", self.endpoint_name, timeout)
         self.stop()
 
     def stop(self) -> None:

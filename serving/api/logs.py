@@ -25,18 +25,13 @@ import time
 from collections import deque
 
 from . import shapes
+from .shapes import ApiError
 
 SERVICE = "logs"
 TARGET_PREFIX = "Logs_20140328."
 KEEP = 10_000
 PAGE = 10_000  # GetLogEvents' largest page
 LINE = re.compile(r"^\[([^/\]]+)/([^\]]+)\] (.*)$", re.S)
-
-
-class LogsError(Exception):
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code, self.message, self.status = code, message, 400
 
 
 class Stream:
@@ -97,20 +92,20 @@ class LogBook(logging.Handler):
 
     def call(self, operation: str, params: dict) -> dict:
         if operation not in ("DescribeLogStreams", "GetLogEvents"):
-            raise LogsError("UnknownOperationException",
+            raise ApiError("UnknownOperationException",
                             f"Logs.{operation} is not implemented by serving api (DescribeLogStreams and "
                             "GetLogEvents are: what the SageMaker SDK calls to show a job's logs)")
         try:
             shapes.validate(operation, params, SERVICE)
-        except shapes.RequestInvalid as exc:
-            raise LogsError("InvalidParameterException" if exc.code == "ValidationException" else exc.code,
+        except shapes.ApiError as exc:  # CloudWatch Logs names a bad parameter its own way
+            raise ApiError("InvalidParameterException" if exc.code == "ValidationException" else exc.code,
                             exc.message) from None
         return getattr(self, operation)(params)
 
     def group(self, name: str) -> dict[str, Stream]:
         group = self.groups.get(name)
         if group is None:
-            raise LogsError("ResourceNotFoundException", "The specified log group does not exist.")
+            raise ApiError("ResourceNotFoundException", "The specified log group does not exist.")
         return group
 
     def DescribeLogStreams(self, p: dict) -> dict:
@@ -143,10 +138,10 @@ class LogBook(logging.Handler):
         with self.guard:
             stream = self.group(p["logGroupName"]).get(p["logStreamName"])
             if stream is None:
-                raise LogsError("ResourceNotFoundException", "The specified log stream does not exist.")
+                raise ApiError("ResourceNotFoundException", "The specified log stream does not exist.")
             token = p.get("nextToken")
             if token is not None and not re.fullmatch(r"[fb]/\d+", token):
-                raise LogsError("InvalidParameterException", f"nextToken {token!r} is not one this service gave out")
+                raise ApiError("InvalidParameterException", f"nextToken {token!r} is not one this service gave out")
             first = stream.dropped
             end = first + len(stream.events)
             position = int(token[2:]) if token else (first if p.get("startFromHead") else end)

@@ -25,11 +25,9 @@ manifest says they stopped.
 
 from __future__ import annotations
 
-import copy
 import logging
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -39,6 +37,7 @@ from ..pipeline import spec as specs
 from ..pipeline.endpoint import STARTUP_TIMEOUT, Endpoint
 from ..pipeline.executor import Limits
 from . import shapes
+from .shapes import ApiError
 from .fleet import Deployment
 from .store import Store
 
@@ -46,18 +45,11 @@ log = logging.getLogger("serving.api")
 
 MODEL, CONFIG, ENDPOINT, JOB = "model", "endpoint-config", "endpoint", "transform-job"
 GROUP, PACKAGE = "model-package-group", "model-package"
+WHAT = {MODEL: "model", CONFIG: "endpoint configuration", ENDPOINT: "endpoint"}  # in "Could not find ..."
 # A container field of CreateModel that a pipeline spec reads; the others are accepted, recorded and ignored.
 SPEC_FIELDS = ("ContainerHostname", "Image", "ModelDataUrl", "ModelDataSource", "Mode", "Environment")
 PACKAGE_FIELDS = ("ContainerHostname", "Image", "ModelDataUrl", "ModelDataSource", "Environment")
 DEFAULT_PAGE = 10  # SageMaker's MaxResults default for its List operations
-
-
-class ApiError(Exception):
-    """An error answer: ``code`` is SageMaker's error type (``ValidationException`` ...)."""
-
-    def __init__(self, code: str, message: str, status: int = 400):
-        super().__init__(message)
-        self.code, self.message, self.status = code, message, status
 
 
 def invalid(message: str) -> ApiError:
@@ -95,7 +87,6 @@ class SageMaker:
         self.jobs: dict[str, JobRun] = {}
         self.lock = threading.RLock()
         self.closing = threading.Event()
-        self.threads: list[threading.Thread] = []
 
     # -- dispatch ----------------------------------------------------------------------------
 
@@ -107,17 +98,11 @@ class SageMaker:
                                f"SageMaker.{operation} is not implemented by serving api; see docs/sagemaker-api.md "
                                "for the operations it answers")
             raise ApiError("UnknownOperationException", f"SageMaker has no operation {operation}")
-        try:
-            shapes.validate(operation, params)
-        except shapes.RequestInvalid as exc:
-            raise ApiError(exc.code, exc.message) from None
+        shapes.validate(operation, params)
         return handler(params, context) or {}
 
     def background(self, target: Callable, *args, name: str) -> threading.Thread:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
-        with self.lock:
-            self.threads = [t for t in self.threads if t.is_alive()]
-            self.threads.append(thread)
         thread.start()
         return thread
 
@@ -171,16 +156,22 @@ class SageMaker:
         return listing(self.store.all(MODEL), p, "Models", "ModelName", ("ModelName", "ModelArn", "CreationTime"))
 
     def DeleteModel(self, p: dict, ctx: Context) -> dict:
-        model = self.model(p["ModelName"], ctx)
-        self.store.delete(MODEL, model["ModelName"])
-        self.store.delete_tags(model["ModelArn"])
+        self.remove(MODEL, self.model(p["ModelName"], ctx), "ModelName", "ModelArn")
         return {}
 
     def model(self, name: str, ctx: Context) -> dict:
-        doc = self.store.get(MODEL, name)
+        return self.find(MODEL, name, ctx)
+
+    def find(self, kind: str, name: str, ctx: Context) -> dict:
+        """A model, endpoint config or endpoint, or SageMaker's ValidationException naming its ARN."""
+        doc = self.store.get(kind, name)
         if doc is None:
-            raise invalid(f'Could not find model "{ctx.arn("model", name)}".')
+            raise invalid(f'Could not find {WHAT[kind]} "{ctx.arn(kind, name)}".')
         return doc
+
+    def remove(self, kind: str, doc: dict, name_field: str, arn_field: str) -> None:
+        self.store.delete(kind, doc[name_field])
+        self.store.delete_tags(doc[arn_field])
 
     # -- endpoint configs --------------------------------------------------------------------
 
@@ -218,16 +209,11 @@ class SageMaker:
                        ("EndpointConfigName", "EndpointConfigArn", "CreationTime"))
 
     def DeleteEndpointConfig(self, p: dict, ctx: Context) -> dict:
-        config = self.config(p["EndpointConfigName"], ctx)
-        self.store.delete(CONFIG, config["EndpointConfigName"])
-        self.store.delete_tags(config["EndpointConfigArn"])
+        self.remove(CONFIG, self.config(p["EndpointConfigName"], ctx), "EndpointConfigName", "EndpointConfigArn")
         return {}
 
     def config(self, name: str, ctx: Context) -> dict:
-        doc = self.store.get(CONFIG, name)
-        if doc is None:
-            raise invalid(f'Could not find endpoint configuration "{ctx.arn("endpoint-config", name)}".')
-        return doc
+        return self.find(CONFIG, name, ctx)
 
     def plan(self, config: dict, ctx: Context) -> list[dict]:
         """What an endpoint deploys from a config: each variant's weight, instance count and model spec, copied now."""
@@ -379,7 +365,7 @@ class SageMaker:
         if retired is not None:
             retired.stop()
         if old is not None:
-            old.retire(self.limits.timeout + 5)
+            old.retire()
         log.info("[%s] updated to %s", name, pending["EndpointConfigName"])
 
     def DeleteEndpoint(self, p: dict, ctx: Context) -> dict:
@@ -396,19 +382,15 @@ class SageMaker:
 
     def take_down(self, name: str, deployment: Deployment | None) -> None:
         if deployment is not None:
-            deployment.retire(self.limits.timeout + 5)
+            deployment.retire()
         doc = self.store.get(ENDPOINT, name)
         if doc is not None and doc["EndpointStatus"] == "Deleting":
-            self.store.delete(ENDPOINT, name)
-            self.store.delete_tags(doc["EndpointArn"])
+            self.remove(ENDPOINT, doc, "EndpointName", "EndpointArn")
             self.store.record(ENDPOINT, name, "Deleted")
         log.info("[%s] deleted", name)
 
     def endpoint(self, name: str, ctx: Context) -> dict:
-        doc = self.store.get(ENDPOINT, name)
-        if doc is None:
-            raise invalid(f'Could not find endpoint "{ctx.arn("endpoint", name)}".')
-        return doc
+        return self.find(ENDPOINT, name, ctx)
 
     def deployment(self, name: str) -> Deployment | None:
         """What serves an endpoint's invocations: None unless it is InService (or Updating)."""
@@ -522,8 +504,7 @@ class SageMaker:
                for k in self.store.all(PACKAGE)):
             raise ApiError("ConflictException", f"Model Package Group {group['ModelPackageGroupArn']} still has model "
                                                 "packages; delete them first (DeleteModelPackage).")
-        self.store.delete(GROUP, group["ModelPackageGroupName"])
-        self.store.delete_tags(group["ModelPackageGroupArn"])
+        self.remove(GROUP, group, "ModelPackageGroupName", "ModelPackageGroupArn")
         return {}
 
     def group(self, name: str, ctx: Context) -> dict:
@@ -613,7 +594,7 @@ class SageMaker:
 
     def DeleteModelPackage(self, p: dict, ctx: Context) -> dict:
         doc = self.package(p["ModelPackageName"], ctx)
-        self.store.delete(PACKAGE, self.package_key(doc))
+        self.store.delete(PACKAGE, self.package_key(doc))  # a version's key is group/version, not its name
         self.store.delete_tags(doc["ModelPackageArn"])
         return {}
 
@@ -703,7 +684,7 @@ class SageMaker:
         for run in runs:
             run.stop.set()
         with ThreadPoolExecutor(max_workers=max(1, len(deployments))) as pool:
-            list(pool.map(lambda d: d.retire(self.limits.timeout + 5), deployments))
+            list(pool.map(lambda d: d.retire(), deployments))
         for run in runs:
             run.thread.join(self.stop_grace + 30)
 
@@ -743,7 +724,7 @@ def failure_reason(exc: BaseException) -> str:
 
 def public(doc: dict) -> dict:
     """A description without the fields only we read."""
-    return {k: copy.deepcopy(v) for k, v in doc.items() if not k.startswith("_") and v is not None}
+    return {k: v for k, v in doc.items() if not k.startswith("_") and v is not None}
 
 
 def listing(items: list[dict], p: dict, key: str, name_field: str, fields: tuple[str, ...],
@@ -774,7 +755,3 @@ def listing(items: list[dict], p: dict, key: str, name_field: str, fields: tuple
     if start + size < len(items):
         out["NextToken"] = str(start + size)
     return out
-
-
-def request_id() -> str:
-    return str(uuid.uuid4())

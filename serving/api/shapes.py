@@ -30,12 +30,13 @@ MAX_ERRORS = 10
 SHOWN_VALUE = 256  # SageMaker lists at most this many constraint failures in one message
 
 
-class RequestInvalid(Exception):
-    """The request breaks the model: ``code`` is ValidationException or SerializationException."""
+class ApiError(Exception):
+    """An AWS JSON 1.1 error answer: ``code`` is its ``__type`` (``ValidationException`` ...). The
+    validation here raises it, and so do the operations (:mod:`serving.api.service`, :mod:`serving.api.logs`)."""
 
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: str, message: str, status: int = 400):
         super().__init__(message)
-        self.code, self.message = code, message
+        self.code, self.message, self.status = code, message, status
 
 
 @functools.lru_cache(maxsize=None)
@@ -54,19 +55,19 @@ def _pattern(text: str):
 
 
 def validate(operation: str, params: Any, service: str = SERVICE) -> None:
-    """Raise :class:`RequestInvalid` unless ``params`` satisfies ``operation``'s input shape."""
+    """Raise :class:`ApiError` unless ``params`` satisfies ``operation``'s input shape."""
     shape = service_model(service).operation_model(operation).input_shape
     if shape is None:
         return
     if not isinstance(params, dict):
-        raise RequestInvalid("SerializationException", "the request body must be a JSON object")
+        raise ApiError("SerializationException", "the request body must be a JSON object")
     problems: list[str] = []
     _check(shape, params, "", problems)
     if problems:
         count = len(problems)
         shown = problems[:MAX_ERRORS]
         noun = "error" if count == 1 else "errors"
-        raise RequestInvalid("ValidationException", f"{count} validation {noun} detected: " + "; ".join(shown))
+        raise ApiError("ValidationException", f"{count} validation {noun} detected: " + "; ".join(shown))
 
 
 def _field(name: str) -> str:
@@ -94,8 +95,8 @@ def _fail(problems: list[str], value: Any, path: str, constraint: str) -> None:
 TYPES = {"structure": dict, "list": list, "map": dict, "string": str, "boolean": bool, "blob": str}
 
 
-def _type_error(shape, value: Any, path: str) -> RequestInvalid:
-    return RequestInvalid("SerializationException",
+def _type_error(shape, value: Any, path: str) -> ApiError:
+    return ApiError("SerializationException",
                           f"{path or 'the request'}: expected {'an' if shape.type_name[0] in 'aeiou' else 'a'} "
                           f"{shape.type_name} ({shape.name}), "
                           f"got {type(value).__name__} {json.dumps(value, default=str)[:80]}")

@@ -243,7 +243,7 @@ def test_a_request_running_when_its_endpoint_is_deleted_is_answered(api, abalone
 
     request = threading.Thread(target=call)
     request.start()
-    wait_for(lambda: api.service.deployment("deleted-busy").instances[0].users == 1, 10)
+    wait_for(lambda: api.service.deployment("deleted-busy").instances[0].pipeline.inflight >= 1, 10)
     api.sm.delete_endpoint(EndpointName="deleted-busy")
     assert api.sm.describe_endpoint(EndpointName="deleted-busy")["EndpointStatus"] == "Deleting"
     request.join(120)

@@ -10,8 +10,6 @@ sleeping first, so each deploy here takes at least 30 s.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 from sagemaker.deserializers import CSVDeserializer
@@ -78,4 +76,3 @@ def test_a_registered_pipeline_deploys_from_its_model_package(api, abalone, sdk)
     assert [[float(v) for v in line] for line in answer] == [[v] for v in abalone.expected()]
     predictor.delete_endpoint()
     api.wait("sdk-registered", "endpoint_deleted")
-    assert os.environ["AWS_ENDPOINT_URL"] == api.url
