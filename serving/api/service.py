@@ -87,6 +87,7 @@ class SageMaker:
         self.jobs: dict[str, JobRun] = {}
         self.lock = threading.RLock()
         self.closing = threading.Event()
+        self.busy: set[threading.Thread] = set()  # creations, updates, deletions, restores and jobs under way
 
     # -- dispatch ----------------------------------------------------------------------------
 
@@ -102,7 +103,16 @@ class SageMaker:
         return handler(params, context) or {}
 
     def background(self, target: Callable, *args, name: str) -> threading.Thread:
-        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        def run():
+            try:
+                target(*args)
+            finally:
+                with self.lock:
+                    self.busy.discard(thread)
+
+        thread = threading.Thread(target=run, name=name, daemon=True)
+        with self.lock:
+            self.busy.add(thread)
         thread.start()
         return thread
 
@@ -641,13 +651,19 @@ class SageMaker:
             name, status = doc["EndpointName"], doc["EndpointStatus"]
             if status == "Deleting":
                 self.take_down(name, None)
-            elif status in ("InService", "Creating", "Updating"):
+            elif status in ("InService", "Creating", "Updating", "SystemUpdating"):
+                # until its containers answer again, an endpoint that was serving is SystemUpdating
+                # (SageMaker's status for an endpoint under maintenance), so a waiter for InService waits
+                fields = {} if status == "Creating" else {"EndpointStatus": "SystemUpdating"}
                 if status == "Updating":  # the switch had not happened: the recorded plan is what served
-                    self.store.update(ENDPOINT, name, EndpointStatus="InService", _pending=None,
-                                      FailureReason="the update was interrupted by a restart of serving api; "
-                                                    "call UpdateEndpoint again")
+                    fields.update(_pending=None, FailureReason="the update was interrupted by a restart of serving api; "
+                                                               "call UpdateEndpoint again")
+                if fields:
+                    self.store.update(ENDPOINT, name, **fields)
+                    self.store.record(ENDPOINT, name, "SystemUpdating", "coming back after a restart of serving api")
                 log.info("[%s] was %s before the restart; bringing it up", name, status)
-                self.background(self.restore, name, status, name=f"restore-{name}")
+                self.background(self.restore, name, "Creating" if status == "Creating" else "SystemUpdating",
+                                name=f"restore-{name}")
         for doc in self.store.all(JOB):
             name, status = doc["TransformJobName"], doc["TransformJobStatus"]
             if status == "Stopping":
@@ -658,11 +674,12 @@ class SageMaker:
                 self.start_job(name)
 
     def restore(self, name: str, status: str) -> None:
+        """Bring back an endpoint that was ``status`` (Creating or SystemUpdating) at the restart."""
         doc = self.store.get(ENDPOINT, name)
         try:
             deployment = self.deploy(name, doc["EndpointConfigName"], doc["_plan"])
         except Exception as exc:  # noqa: BLE001 - reported as the endpoint's state
-            self.mark_failed(name, "InService" if status == "Updating" else status, failure_reason(exc))
+            self.mark_failed(name, status, failure_reason(exc))
             return
         with self.lock:
             if self.closing.is_set() or (self.store.get(ENDPOINT, name) or {}).get("EndpointStatus") == "Deleting":
@@ -671,8 +688,7 @@ class SageMaker:
             self.deployments[name.lower()] = deployment
             self.store.update(ENDPOINT, name, EndpointStatus="InService", LastModifiedTime=time.time(),
                               _deployed=deployed_images(doc["_plan"]))
-            if status != "InService":
-                self.store.record(ENDPOINT, name, "InService", "after a restart of serving api")
+            self.store.record(ENDPOINT, name, "InService", "after a restart of serving api")
 
     def close(self) -> None:
         """Stop every deployment (their records stay, so the next start brings them back) and every job."""
@@ -685,8 +701,13 @@ class SageMaker:
             run.stop.set()
         with ThreadPoolExecutor(max_workers=max(1, len(deployments))) as pool:
             list(pool.map(lambda d: d.retire(), deployments))
-        for run in runs:
-            run.thread.join(self.stop_grace + 30)
+        # what is under way finishes before the state closes: a deployment being started is stopped
+        # once it is up (closing is set), a deletion removes its record, a job records how it ended
+        deadline = time.monotonic() + self.startup_timeout + self.stop_grace + 30
+        with self.lock:
+            busy = list(self.busy)
+        for thread in busy:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 # -- helpers -----------------------------------------------------------------------------------

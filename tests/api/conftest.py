@@ -4,17 +4,21 @@ artifacts in moto's S3 (tests/conftest.py), uploaded as examples/from-sagemaker/
 from __future__ import annotations
 
 import io
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 import boto3
 import joblib
 import pandas as pd
 import pytest
+import requests
 import xgboost as xgb
 from botocore.config import Config
 
 from serving.api.app import ApiServer
-from tests.conftest import ABALONE, REPO, load_example
+from tests.conftest import ABALONE, REPO, load_example, wait_for
 
 sys.path.insert(0, str(REPO / "examples" / "from-sagemaker"))  # api_boto3 imports sdk_pipeline
 ROWS = [",".join(line.split(",")[:8]) for line in ABALONE.read_text().splitlines()[:5]]
@@ -72,6 +76,23 @@ class Api:
 
     def stop(self):
         self.server.stop()
+
+
+def start_api(home: Path, port: int, *options: str) -> subprocess.Popen:
+    """``serving api`` as a user starts it (the docs' command, on a free port)."""
+    log = open(Path(home) / f"api-{port}.log", "ab")
+    return subprocess.Popen([sys.executable, "-m", "serving.cli", "api", "--port", str(port), "--workers", "1", *options],
+                            cwd=REPO, env={**os.environ, "SERVING_HOME": str(home)}, stdout=log, stderr=log)
+
+
+def wait_answering(url: str, process: subprocess.Popen) -> None:
+    def up() -> bool:
+        assert process.poll() is None, f"serving api exited with {process.returncode}"
+        try:
+            return requests.get(url + "/ping", timeout=1).status_code == 200
+        except requests.ConnectionError:
+            return False
+    wait_for(up, 60)
 
 
 def client(service: str, url: str, **config):

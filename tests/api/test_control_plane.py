@@ -254,6 +254,11 @@ def test_a_transform_job_of_a_missing_model_or_taken_name_is_refused(api, s3):
         f'Could not find model "{ARN}:model/absent".')
     assert error(api.sm.create_transform_job, **{**job, "BatchStrategy": "MultiRecord"})[1].startswith(
         "BatchStrategy MultiRecord requires SplitType Line or RecordIO")
+    joined = {**job, "DataProcessing": {"JoinSource": "Input"},
+              "TransformInput": {**job["TransformInput"], "ContentType": "text/csv", "SplitType": "Line"},
+              "TransformOutput": {**job["TransformOutput"], "Accept": "application/json", "AssembleWith": "Line"}}
+    assert error(api.sm.create_transform_job, **joined)[:2] == ("ValidationException", (
+        "JoinSource Input needs Accept to equal ContentType (both text/csv); got Accept application/json"))
     api.sm.create_transform_job(**job)
     assert error(api.sm.create_transform_job, **job)[:2] == (
         "ResourceInUse", "Job name must be unique within an AWS account and region, and a job with this name already "

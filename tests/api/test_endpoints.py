@@ -14,12 +14,11 @@ import sys
 from pathlib import Path
 
 import pytest
-import requests
 
 from serving.pipeline.backends import alive
 from tests.conftest import ABALONE, REPO, free_port, wait_for
 
-from .conftest import ROWS, client
+from .conftest import ROWS, client, start_api, wait_answering
 
 pytestmark = pytest.mark.slow
 
@@ -27,23 +26,6 @@ pytestmark = pytest.mark.slow
 def variant(model: str, count: int = 1) -> list[dict]:
     return [{"VariantName": "AllTraffic", "ModelName": model, "InitialInstanceCount": count,
              "InstanceType": "ml.m5.large"}]
-
-
-def start_api(home: Path, port: int) -> subprocess.Popen:
-    """``serving api`` as a user starts it (the docs' command, on a free port)."""
-    log = open(home / f"api-{port}.log", "ab")
-    return subprocess.Popen([sys.executable, "-m", "serving.cli", "api", "--port", str(port), "--workers", "1"],
-                            cwd=REPO, env={**os.environ, "SERVING_HOME": str(home)}, stdout=log, stderr=log)
-
-
-def wait_answering(url: str, process: subprocess.Popen) -> None:
-    def up() -> bool:
-        assert process.poll() is None, f"serving api exited with {process.returncode}"
-        try:
-            return requests.get(url + "/ping", timeout=1).status_code == 200
-        except requests.ConnectionError:
-            return False
-    wait_for(up, 60)
 
 
 def children(pid: int) -> list[int]:
@@ -59,14 +41,20 @@ def children(pid: int) -> list[int]:
     return out
 
 
-def create_job(sm, name: str, model: str, where: str) -> None:
+def create_job(sm, name: str, model: str, where: str, output: dict | None = None, **request) -> None:
     """A transform job of ``model`` over the CSV files under ``<where>/in/``, written to ``<where>/out/``."""
     sm.create_transform_job(
         TransformJobName=name, ModelName=model,
         TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"{where}/in/"}},
                         "ContentType": "text/csv", "SplitType": "Line"},
-        TransformOutput={"S3OutputPath": f"{where}/out/", "Accept": "text/csv"},
-        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1})
+        TransformOutput={"S3OutputPath": f"{where}/out/", "Accept": "text/csv", **(output or {})},
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1}, **request)
+
+
+def wait_job(sm, name: str) -> dict:
+    sm.get_waiter("transform_job_completed_or_stopped").wait(TransformJobName=name,
+                                                             WaiterConfig={"Delay": 0.2, "MaxAttempts": 600})
+    return sm.describe_transform_job(TransformJobName=name)
 
 
 def test_the_docs_quickstart_runs_the_boto3_script_unchanged(abalone, tmp_path):
@@ -190,9 +178,11 @@ def test_a_killed_service_loses_nothing_and_leaves_no_container(abalone, tmp_pat
         api = start_api(tmp_path, port)
         wait_answering(url, api)
         assert [m["ModelName"] for m in sm.list_models()["Models"]] == ["durable"]
-        assert sm.describe_endpoint(EndpointName="durable")["EndpointStatus"] == "InService"  # as recorded
-        wait_for(lambda: len(children(api.pid)) == 2, 120)
-        wait_for(lambda: runtime_answers(runtime, abalone), 120)  # brought back up, answering again
+        # until its containers answer again (seconds), the endpoint is SystemUpdating, and the waiter waits
+        assert sm.describe_endpoint(EndpointName="durable")["EndpointStatus"] == "SystemUpdating"
+        sm.get_waiter("endpoint_in_service").wait(EndpointName="durable", WaiterConfig={"Delay": 0.2, "MaxAttempts": 600})
+        assert len(children(api.pid)) == 2
+        assert runtime_answers(runtime, abalone)  # brought back up, answering again
         sm.delete_endpoint(EndpointName="durable")
         sm.get_waiter("endpoint_deleted").wait(EndpointName="durable", WaiterConfig={"Delay": 0.2, "MaxAttempts": 300})
     finally:
@@ -216,14 +206,29 @@ def test_a_stopped_transform_job_is_stopped(api, abalone):
     create_job(api.sm, "stopped", "stopped-batch", f"s3://{abalone.bucket}/stop")
     api.sm.stop_transform_job(TransformJobName="stopped")
     assert api.sm.describe_transform_job(TransformJobName="stopped")["TransformJobStatus"] == "Stopping"
-    api.sm.get_waiter("transform_job_completed_or_stopped").wait(TransformJobName="stopped",
-                                                                 WaiterConfig={"Delay": 0.2, "MaxAttempts": 600})
-    job = api.sm.describe_transform_job(TransformJobName="stopped")
-    assert job["TransformJobStatus"] == "Stopped"
+    assert wait_job(api.sm, "stopped")["TransformJobStatus"] == "Stopped"
     written = [k for k in abalone.s3.keys(abalone.bucket, "stop/out/") if k.endswith(".csv.out")]
     assert len(written) < 20
     summaries = api.sm.list_transform_jobs(StatusEquals="Stopped")["TransformJobSummaries"]
     assert [s["TransformJobName"] for s in summaries] == ["stopped"]
+
+
+def test_a_job_filters_its_input_and_joins_it_with_the_output(api, abalone):
+    """DataProcessing as the public pipeline examples use it: abalone rows with their label (9 columns),
+    the 8 features sent, the label and the prediction written."""
+    labelled = ABALONE.read_text().splitlines()[:40]
+    abalone.s3.put(f"s3://{abalone.bucket}/joined/in/labelled.csv", ("\n".join(labelled) + "\n").encode())
+    api.sm.create_model(ModelName="joined", Containers=abalone.containers)
+    processing = {"InputFilter": "$[0:7]", "JoinSource": "Input", "OutputFilter": "$[8,-1]"}
+    create_job(api.sm, "joined", "joined", f"s3://{abalone.bucket}/joined", output={"AssembleWith": "Line"},
+               DataProcessing=processing)
+    job = wait_job(api.sm, "joined")
+    assert (job["TransformJobStatus"], job["DataProcessing"]) == ("Completed", processing), job.get("FailureReason")
+    written = [line.split(",") for line in abalone.s3.get(f"s3://{abalone.bucket}/joined/out/labelled.csv.out")
+               .decode().splitlines()]
+    assert [w[0] for w in written] == [row.split(",")[8] for row in labelled]
+    features = "\n".join(row.rsplit(",", 1)[0] for row in labelled)
+    assert [float(w[1]) for w in written] == abalone.expected(features)
 
 
 def test_a_request_running_when_its_endpoint_is_deleted_is_answered(api, abalone):
@@ -271,8 +276,7 @@ def test_a_job_running_when_the_service_is_stopped_resumes_at_the_next_start(aba
         api = start_api(tmp_path, port)
         wait_answering(url, api)
         assert sm.describe_transform_job(TransformJobName="resumed")["TransformJobStatus"] in ("InProgress", "Completed")
-        sm.get_waiter("transform_job_completed_or_stopped").wait(TransformJobName="resumed",
-                                                                 WaiterConfig={"Delay": 0.2, "MaxAttempts": 900})
+        assert wait_job(sm, "resumed")["TransformJobStatus"] == "Completed"
         outputs = [k for k in abalone.s3.keys(abalone.bucket, "resume/out/") if k.endswith(".out")]
         assert len(written) < 30 and len(outputs) == 30
         assert [float(v) for v in abalone.s3.get(f"s3://{abalone.bucket}/{outputs[-1]}").decode().split()] == (
