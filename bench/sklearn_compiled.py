@@ -8,7 +8,8 @@ the load time and memory of each. The answers are checked equal byte for byte fi
 compiled plan's, and the same for a 100-tree ``HistGradientBoostingRegressor``. Last, ONNX
 Runtime on the featurizer converted by skl2onnx (both are installed with pip when missing; the
 converted pipeline, and why, is printed): its one-row ``InferenceSession.run`` against our
-one-row ``Transformer.invoke`` and against our compiled plan alone. Run:
+one-row ``Transformer.invoke`` and against our compiled plan alone, measured in interleaved
+turns (bench/timing.py's ``interleaved_ms``). Run:
 
     .venv/bin/python bench/sklearn_compiled.py [--requests 3000]
 """
@@ -33,7 +34,7 @@ sys.path.insert(0, str(REPO))
 from serving.handlers.transformer import Transformer  # noqa: E402
 from serving.settings import Settings  # noqa: E402
 from tests.conftest import ABALONE, load_example  # noqa: E402
-from timing import median_ms  # noqa: E402  (bench/, the script's own folder)
+from timing import interleaved_ms, median_ms  # noqa: E402  (bench/, the script's own folder)
 
 
 def p50(transformer: Transformer, body: bytes, n: int, content_type: str = "text/csv") -> float:
@@ -169,15 +170,19 @@ def onnx_runtime(featurizer_dir: Path, invoke_chain: Transformer, one_row: bytes
     batch = codecs.REGISTRY["text/csv"].decode(one_row.decode(), frame=False)  # what invoke hands the plan
     plan = compile_model(featurizer, "transform")
     assert np.array_equal(plan.run(batch), plan.run(row)) and np.array_equal(plan.run(row), featurizer.transform(row))
+    assert plan.row(batch.row) == featurizer.transform(row).tolist()[0]  # the one-row path, and its bits
     default, single = session(), session(intra_op_num_threads=1, inter_op_num_threads=1)
-    onnx_ms = median_ms(lambda: default.run(None, row_feeds), n)
-    onnx_single_ms = median_ms(lambda: single.run(None, row_feeds), n)
-    batch_ms = median_ms(lambda: plan.run(batch), n)
+    ms = interleaved_ms({
+        "onnx": lambda: default.run(None, row_feeds), "onnx 1 thread": lambda: single.run(None, row_feeds),
+        "invoke": lambda: invoke_chain.invoke(one_row, "text/csv", "text/csv"),
+        "frame": lambda: plan.run(row), "batch": lambda: plan.run(batch), "row": lambda: plan.row(batch.row),
+    }, n)
     rows = [  # (ONNX Runtime, ours, what ours is)
-        (onnx_ms, p50(invoke_chain, one_row, n), "Transformer.invoke, compiled (decode + transform + encode)"),
-        (onnx_ms, median_ms(lambda: plan.run(row), n), "compiled plan alone, on a 1-row DataFrame"),
-        (onnx_ms, batch_ms, "compiled plan alone, on a ColumnBatch (what invoke feeds it)"),
-        (onnx_single_ms, batch_ms, "the same, against an ONNX session on one thread"),
+        (ms["onnx"], ms["invoke"], "Transformer.invoke, compiled (decode + transform + encode)"),
+        (ms["onnx"], ms["frame"], "compiled plan alone, on a 1-row DataFrame (array path)"),
+        (ms["onnx"], ms["batch"], "compiled plan alone, on a ColumnBatch (array path)"),
+        (ms["onnx"], ms["row"], "compiled plan alone, the decoded row's values (one-row path: what invoke runs)"),
+        (ms["onnx 1 thread"], ms["row"], "the same, against an ONNX session on one thread"),
     ]
     print(f"{'model':<12} {'body':<9} {'ONNX Runtime':>13} {'ours':>10} {'ours/ONNX':>9}  ours is")
     for theirs, ours, what in rows:

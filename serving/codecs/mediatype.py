@@ -134,6 +134,7 @@ def _split_list(header: str) -> list[str]:
     return [s.strip() for s in out if s.strip()]
 
 
+@lru_cache(maxsize=1024)  # the same few (Accept, offered, default) come with every request
 def negotiate(accept: str | None, offered: tuple[str, ...] | None, default: str) -> MediaType:
     """Choose the response media type.
 

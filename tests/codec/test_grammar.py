@@ -6,6 +6,8 @@ property tests generate bodies and hold every path to the same batch.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -94,6 +96,41 @@ def test_small_and_large_bodies_decode_alike(body_and_rows):
     small = outcome(body)
     big = outcome(large(body))
     assert same(small, big, copies(body)), (body, small, big)
+
+
+@settings(max_examples=300, deadline=None)
+@given(csv_bodies(), st.sampled_from(["text/csv", "application/json"]))
+@example(("M,1e400,0x10,\n", 1), "text/csv")
+def test_one_row_is_typed_as_the_same_row_among_others(body_and_rows, media):
+    """A body of one row is typed value by value (its own path, for speed); the same row
+    twice goes the general way: the same types and values, and the row's Python values."""
+    body, height = body_and_rows
+    if height != 1:
+        return
+    row = outcome(body)
+    if isinstance(row, type) or len(row) != 1:  # refused, or more rows than generated ('\t"a\nb"' is two)
+        return
+    fields = row.iloc[0].tolist() if isinstance(row, pd.DataFrame) else row[0].tolist()
+    if media == "application/json":  # the same values as JSON: strings stay strings, numbers numbers
+        if any(isinstance(v, float) and v in (float("inf"), float("-inf")) for v in fields):
+            return  # JSON has no infinity
+        body = json.dumps([[None if isinstance(v, float) and v != v else v for v in fields]])
+        twice = json.dumps([json.loads(body)[0]] * 2)
+    else:
+        twice = body + body
+    kind = MediaType.parse(media)
+    one = codecs.REGISTRY[media].decode(body, frame=False)
+    two = codecs.REGISTRY[media].decode(twice, frame=False)
+    if isinstance(two, np.ndarray):
+        assert isinstance(one, np.ndarray) and one.dtype == two.dtype
+        np.testing.assert_array_equal(one[0], two[0])
+        return
+    assert [c.dtype for c in one] == [c.dtype for c in two]
+    assert all(pd.Series(a).equals(pd.Series(b[:1])) for a, b in zip(one, two))
+    values = [c.tolist()[0] for c in one]
+    assert [type(v) for v in one.row] == [type(v) for v in values]
+    assert all(a == b or (a != a and b != b) for a, b in zip(one.row, values)), (one.row, values)
+    assert codecs.decode(body.encode(), kind).equals(two.frame().iloc[:1])
 
 
 @pytest.mark.parametrize("value", ["0x10", "1_000", "NAN", "١٢"])

@@ -23,6 +23,7 @@ from sklearn.preprocessing import (
     Binarizer, MaxAbsScaler, MinMaxScaler, OneHotEncoder, OrdinalEncoder, RobustScaler, StandardScaler,
 )
 
+from serving import codecs
 from serving.frameworks.sklearn.compiled import compile_model
 from tests.conftest import ABALONE
 
@@ -40,11 +41,48 @@ def same(plan, estimator, X, method="transform"):
     except ValueError:
         with pytest.raises(Exception):
             plan.run(X)
+        same_rows(plan, estimator, X, method)
         return
     expected = expected.toarray() if hasattr(expected, "toarray") else expected
     got = plan.run(X)
     np.testing.assert_array_equal(got, expected)
     assert got.dtype == np.asarray(expected).dtype
+    same_rows(plan, estimator, X, method, expected)
+
+
+def decoded_rows(X) -> list[list] | None:
+    """Each row of ``X`` as a decoder hands it to the one-row path (Python floats and strings),
+    when ``X`` holds what a decoder gives: float64 numbers or objects."""
+    if isinstance(X, pd.DataFrame):
+        if not all(dtype == np.float64 or dtype == object for dtype in X.dtypes):
+            return None
+        return [list(row) for row in X.itertuples(index=False)]
+    X = np.asarray(X)
+    if X.ndim != 2 or X.dtype not in (np.float64, object):
+        return None
+    return X.tolist()
+
+
+def same_rows(plan, estimator, X, method, expected=None):
+    """The one-row path, row by row: scikit-learn's numbers with the same bits (sign of zero
+    included), or None, where the array path then answers or raises as above."""
+    rows = decoded_rows(X)
+    for i, values in enumerate(rows or ()):
+        got = plan.row(values)
+        if got is None:
+            continue
+        if expected is None:
+            try:
+                want = np.asarray(getattr(estimator, method)(X[i:i + 1] if not isinstance(X, pd.DataFrame) else X.iloc[i:i + 1]))
+            except ValueError:
+                raise AssertionError(f"row {values} answered {got}; scikit-learn refuses it") from None
+            want = want[0]
+        else:
+            want = np.asarray(expected)[i]
+        assert want.dtype == np.float64, (values, got, want.dtype)
+        got = np.array(got)
+        np.testing.assert_array_equal(got, want)
+        assert np.array_equal(np.signbit(got), np.signbit(want)) or np.isnan(want).any(), (values, got, want)
 
 
 def test_the_abalone_featurizer_and_regressor_compile_whole_and_answer_as_scikit_learn(abalone_models):
@@ -57,6 +95,9 @@ def test_the_abalone_featurizer_and_regressor_compile_whole_and_answer_as_scikit
         "sex/onehotencoder")
     for rows in (frame.iloc[:1], frame.iloc[:7], frame):
         same(plan, featurizer, rows)
+    one = codecs.REGISTRY["text/csv"].decode("M,0.455,0.365,0.095,0.514,0.2245,0.101,0.15\n", frame=False)
+    assert one.row == ["M", 0.455, 0.365, 0.095, 0.514, 0.2245, 0.101, 0.15]
+    assert plan.row(one.row) == featurizer.transform(frame.iloc[:1]).tolist()[0]  # the one-row path takes it whole
     features = featurizer.transform(frame)
     same(compile_model(regressor, "predict"), regressor, features, "predict")
     same(compile_model(regressor, "predict"), regressor, features[:1], "predict")

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable
 
 import numpy as np
@@ -54,6 +55,12 @@ class Node:
     def run(self, X: Any) -> Any:
         raise NotImplementedError
 
+    def row(self, values: list) -> list | None:
+        """One row of Python values through the step in plain float arithmetic, or None where
+        this step has no such path or the row needs the array path (which then answers or
+        raises exactly as ``run`` does)."""
+        return None
+
     def report(self, path: str) -> list[tuple[str, bool]]:
         return [(path or self.label, True)]
 
@@ -80,6 +87,13 @@ class Sequence(Node):
         for _, step in self.steps:
             X = step.run(X)
         return X
+
+    def row(self, values: list) -> list | None:
+        for _, step in self.steps:
+            values = step.row(values)
+            if values is None:
+                return None
+        return values
 
     def report(self, path: str) -> list[tuple[str, bool]]:
         return [entry for name, step in self.steps for entry in step.report(_within(path, name))]
@@ -113,6 +127,21 @@ class Columns(Node):
         if not blocks:
             return np.zeros((X.shape[0], 0))
         return np.hstack(blocks)
+
+    def row(self, values: list) -> list | None:
+        if len(values) != self.width:
+            return None
+        out = []
+        for _, node, indices in self.parts:
+            if node == "drop" or not indices:
+                continue
+            part = [values[i] for i in indices]
+            if node != "passthrough":
+                part = node.row(part)
+                if part is None:
+                    return None
+            out += part
+        return out or None
 
     def report(self, path: str) -> list[tuple[str, bool]]:
         out = [(path or "ColumnTransformer", True)]
@@ -158,6 +187,34 @@ class Imputer(Node):
             X[mask] = np.broadcast_to(self.statistics, X.shape)[mask]
         return X if indicator is None else np.hstack((X, indicator))
 
+    def row(self, values: list) -> list | None:
+        if len(values) != self.width or (self.numeric and not _finite_floats(values, nan=True)):
+            return None
+        if self.numeric and self.statistics.dtype != np.float64:
+            return None
+        fills = self._fills
+        if self.keep is None and self.indicator is None:  # the common case, in one pass
+            return [fill if v != v else v for v, fill in zip(values, fills)]
+        missing = [v != v for v in values]
+        kept = values if self.keep is None else [values[i] for i in self._keep]
+        gaps = missing if self.keep is None else [missing[i] for i in self._keep]
+        out = [fill if gap else v for v, gap, fill in zip(kept, gaps, fills)]
+        if self.indicator is not None:
+            out += [1.0 if missing[i] else 0.0 for i in self._indicator]
+        return out
+
+    @cached_property
+    def _fills(self) -> list:
+        return self.statistics.tolist()
+
+    @cached_property
+    def _keep(self) -> list[int]:
+        return self.keep.tolist()
+
+    @cached_property
+    def _indicator(self) -> list[int]:
+        return self.indicator.tolist()
+
 
 @dataclass
 class Affine(Node):
@@ -185,6 +242,32 @@ class Affine(Node):
         if self.clip is not None:
             np.clip(X, np.asarray(self.clip[0], dtype=X.dtype), np.asarray(self.clip[1], dtype=X.dtype), out=X)
         return X
+
+    def row(self, values: list) -> list | None:
+        steps = self._steps
+        if self.clip is not None or steps is None or not _finite_floats(values, nan=True):
+            return None
+        for op, operands in steps:
+            if len(operands) != len(values):
+                return None
+            if op == "sub":
+                values = [x - v for x, v in zip(values, operands)]
+            elif op == "div":
+                if 0.0 in operands:
+                    return None  # NumPy divides by zero, Python raises: the array path
+                values = [x / v for x, v in zip(values, operands)]
+            elif op == "mul":
+                values = [x * v for x, v in zip(values, operands)]
+            else:
+                values = [x + v for x, v in zip(values, operands)]
+        return values
+
+    @cached_property
+    def _steps(self) -> list[tuple[str, list[float]]] | None:
+        """The fitted values as Python floats; None unless every one is float64, as the row's are."""
+        if any(np.asarray(v).dtype != np.float64 for _, v in self.steps):
+            return None
+        return [(op, np.broadcast_to(v, np.shape(v) or (1,)).tolist()) for op, v in self.steps]
 
 
 @dataclass
@@ -267,6 +350,23 @@ class OneHot(Node):
             out[rows[hit], column[hit]] = 1
         return out
 
+    def row(self, values: list) -> list | None:
+        if len(values) != len(self.features) or self.dtype is None or np.dtype(self.dtype) != np.float64:
+            return None
+        out = [0.0] * self.width
+        for value, feature, columns in zip(values, self.features, self._columns):
+            code = _lookup(feature.table, feature.nan_at, value)
+            if code < 0 and self.refuse_unknown:
+                return None  # the array path raises, and scikit-learn words the error
+            column = columns[code]
+            if column >= 0:
+                out[column] = 1.0
+        return out
+
+    @cached_property
+    def _columns(self) -> list[list[int]]:
+        return [columns.tolist() for columns in self.columns]
+
 
 @dataclass
 class Ordinal(Node):
@@ -290,6 +390,22 @@ class Ordinal(Node):
                 out[unknown, j] = self.unknown_value
             if at is not None:
                 out[code == at, j] = self.missing_value
+        return out
+
+    def row(self, values: list) -> list | None:
+        if len(values) != len(self.features) or np.dtype(self.dtype) != np.float64:
+            return None
+        out = []
+        for value, feature in zip(values, self.features):
+            code = _lookup(feature.table, feature.nan_at, value)
+            if code < 0:
+                if self.unknown_value is None:
+                    return None  # refused: the array path raises, and scikit-learn words the error
+                out.append(float(self.unknown_value))
+            elif code == feature.nan_at:
+                out.append(float(self.missing_value))
+            else:
+                out.append(float(code))
         return out
 
 
@@ -404,6 +520,9 @@ class Function(Node):
     def run(self, X: Any) -> Any:
         return X if self.func is None else self.func(X)
 
+    def row(self, values: list) -> list | None:
+        return values if self.func is None else None  # a ufunc's scalar loop may round otherwise than its array loop
+
 
 @dataclass
 class Linear(Node):
@@ -508,6 +627,19 @@ class Boosted(Node):
         return self.finish(np.cumsum(np.concatenate([start, values], axis=1), axis=1)[:, -1])
 
 
+def _finite_floats(values: list, nan: bool) -> bool:
+    """Every value a Python float, none infinite (nor NaN unless ``nan``): what the one-row
+    path computes on; anything else takes the array path, which raises or converts as
+    scikit-learn's checks do."""
+    for v in values:
+        if type(v) is not float or v in _INFINITIES or (not nan and v != v):
+            return False
+    return True
+
+
+_INFINITIES = (math.inf, -math.inf)
+
+
 # -- the input as scikit-learn's steps see it ---------------------------------------------
 def _columns(X: Any) -> list[np.ndarray]:
     """The columns of ``X`` as arrays. A frame is read in one ``to_numpy`` (object when its
@@ -552,7 +684,17 @@ class Plan:
             X = _stack(list(X))  # a decoder's columns: only a ColumnTransformer reads them as they are
         return self.root.run(X)
 
-    @property
+    def row(self, values: list) -> list[float] | None:
+        """One row's output as Python floats, through the steps' one-row paths: the same
+        float64 arithmetic as ``run`` on that row (elementwise, so the same bits), without an
+        array per step. None where a step has no such path, the output is not all floats, or
+        the row needs the array path."""
+        out = self.root.row(values)
+        if not out or not all(type(v) is float for v in out):
+            return None
+        return out
+
+    @cached_property
     def complete(self) -> bool:
         """Every step compiled: the plan may take positional columns straight from a decoder."""
         return all(done for _, done in self.report)

@@ -91,6 +91,11 @@ class SklearnFramework(ModelFramework):
 
     def predict_fn(self, data: Any, model: Any) -> Any:
         if self.plan is not None and model is self.planned:
+            row = one_row(data, model)
+            if row is not None:
+                out = self.plan.row(row)
+                if out is not None:
+                    return np.array([out])
             try:
                 return self.plan.run(data if isinstance(data, ColumnBatch) else shape_for(model, data))
             except Exception:  # noqa: BLE001 - scikit-learn itself answers, or words the error
@@ -103,6 +108,16 @@ class SklearnFramework(ModelFramework):
         if hasattr(out, "toarray"):
             out = out.toarray()
         return out
+
+
+def one_row(data: Any, model: Any) -> list | None:
+    """The values of a one-row batch as Python scalars (for the plan's one-row path), else None."""
+    if isinstance(data, ColumnBatch):
+        return data.row
+    if (isinstance(data, np.ndarray) and data.dtype == np.float64 and data.shape[:1] == (1,) and data.ndim == 2
+            and getattr(model, "n_features_in_", None) == data.shape[1]):
+        return data[0].tolist()
+    return None
 
 
 def shape_for(model: Any, data: Any) -> Any:
