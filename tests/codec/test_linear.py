@@ -51,11 +51,25 @@ def test_a_row_of_40000_columns_is_answered_at_once(serve, abalone_models):
     assert elapsed < 2.0, f"{elapsed:.2f} s"  # measured well under 0.1 s; 30 s before
 
 
+def fastest(fn, runs: int = 3) -> float:
+    """The least of ``runs`` timings of ``fn``: what the machine's load adds is left out."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
 def test_json_rows_and_records_of_40000_columns_are_typed_at_once():
+    """Typed at once, not a column at a time: decoding costs a small multiple of parsing the
+    JSON (about 10x here), against about 400x when pandas built the frame column by column
+    (8 s). A ratio in the same run, not a time, so a loaded machine does not fail it."""
     row = [("a" if i % 2 else 1.5) for i in range(40_000)]
-    started = time.perf_counter()
-    as_row = codecs.decode(json.dumps(row).encode(), JSON)
-    as_record = codecs.decode(json.dumps({f"c{i}": v for i, v in enumerate(row)}).encode(), JSON)
-    assert time.perf_counter() - started < 2.0
+    bodies = json.dumps(row).encode(), json.dumps({f"c{i}": v for i, v in enumerate(row)}).encode()
+    as_row, as_record = (codecs.decode(body, JSON) for body in bodies)
+    decoding = fastest(lambda: [codecs.decode(body, JSON) for body in bodies])
+    parsing = fastest(lambda: [json.loads(body) for body in bodies])
+    assert decoding < 60 * parsing, (decoding, parsing)
     assert kinds(as_row) == ["n", "t"] * 20_000 and list(as_record.columns[:2]) == ["c0", "c1"]
     assert values(as_row) == values(as_record) == [row]
