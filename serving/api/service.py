@@ -29,7 +29,7 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..errors import ConfigurationError
@@ -67,12 +67,6 @@ class Context:
         return f"arn:aws:sagemaker:{self.region}:{self.account}:{kind}/{name.lower()}"
 
 
-@dataclass
-class JobRun:
-    thread: threading.Thread
-    stop: threading.Event = field(default_factory=threading.Event)
-
-
 class SageMaker:
     def __init__(self, store: Store, *, backend: str = "process", workers: int | None = None,
                  limits: Limits | None = None, startup_timeout: float = STARTUP_TIMEOUT, stop_grace: float = 30.0,
@@ -84,7 +78,7 @@ class SageMaker:
         self.limits = limits or Limits()
         self.startup_timeout, self.stop_grace = startup_timeout, stop_grace
         self.deployments: dict[str, Deployment] = {}  # endpoint key -> what serves it
-        self.jobs: dict[str, JobRun] = {}
+        self.jobs: dict[str, threading.Event] = {}  # a running job's stop
         self.lock = threading.RLock()
         self.closing = threading.Event()
         self.busy: set[threading.Thread] = set()  # creations, updates, deletions, restores and jobs under way
@@ -436,10 +430,10 @@ class SageMaker:
     def start_job(self, name: str) -> None:
         from .jobs import run_job
 
-        run = JobRun(threading.Thread())
-        run.thread = self.background(run_job, self, name, run.stop, name=f"transform-{name}")
+        stop = threading.Event()
         with self.lock:
-            self.jobs[name.lower()] = run
+            self.jobs[name.lower()] = stop
+        self.background(run_job, self, name, stop, name=f"transform-{name}")
 
     def recorded_job(self, name: str) -> dict | None:
         return self.store.get(JOB, name)
@@ -475,9 +469,9 @@ class SageMaker:
                 return {}  # stopping a finished job does nothing, as on SageMaker
             self.store.update(JOB, doc["TransformJobName"], TransformJobStatus="Stopping", LastModifiedTime=time.time())
             self.store.record(JOB, doc["TransformJobName"], "Stopping")
-            run = self.jobs.get(doc["TransformJobName"].lower())
-        if run is not None:
-            run.stop.set()
+            stop = self.jobs.get(doc["TransformJobName"].lower())
+        if stop is not None:
+            stop.set()
         return {}
 
     def job(self, name: str, ctx: Context) -> dict:
@@ -696,9 +690,9 @@ class SageMaker:
         with self.lock:
             deployments = list(self.deployments.values())
             self.deployments.clear()
-            runs = list(self.jobs.values())
-        for run in runs:
-            run.stop.set()
+            stops = list(self.jobs.values())
+        for stop in stops:
+            stop.set()
         with ThreadPoolExecutor(max_workers=max(1, len(deployments))) as pool:
             list(pool.map(lambda d: d.retire(), deployments))
         # what is under way finishes before the state closes: a deployment being started is stopped

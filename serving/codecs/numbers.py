@@ -14,6 +14,7 @@ of both, so a body decodes the same whichever parser its size sends it through.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Sequence
 
@@ -41,6 +42,18 @@ def safe(body: bytes | str) -> bool:
 
 def is_number(value: str) -> bool:
     return _NUMBER.fullmatch(value) is not None
+
+
+def to_float(text: str, checked: bool = False) -> float | None:
+    """One string as :func:`to_floats` reads it: its float, NaN when empty, None when it is not
+    a number (``checked``: as there, ``float()`` alone decides)."""
+    if text == "":
+        return math.nan
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if checked or is_number(text.strip(" \t")) else None
 
 
 def to_floats(values: Sequence, checked: bool = False) -> np.ndarray | None:

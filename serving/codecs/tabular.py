@@ -18,7 +18,7 @@ import orjson
 import pandas as pd
 
 from ..errors import BadRequest, NotAcceptable
-from .numbers import is_number, to_floats
+from .numbers import is_number, to_float, to_floats
 
 try:
     import scipy.sparse as _sparse
@@ -81,22 +81,17 @@ def one_row_batch(row: Sequence[Any], plain: bool, frame: bool) -> np.ndarray | 
     values, numeric = [], []
     for v in row:
         kind = type(v)
-        if v is None or v == "":
+        if v is None:
             number = math.nan
+        elif kind is str:
+            number = to_float(v, plain)
         elif kind is float:
             number = v
         elif kind is int:
-            if not -2**1023 < v < 2**1023:
-                return None
-            number = float(v)
-        elif kind is str:
             try:
                 number = float(v)
-            except ValueError:
-                number = None
-            else:
-                if not plain and not is_number(v.strip(" \t")):
-                    number = None
+            except OverflowError:
+                return None
         else:
             return None
         values.append(v if number is None else number)
@@ -104,11 +99,11 @@ def one_row_batch(row: Sequence[Any], plain: bool, frame: bool) -> np.ndarray | 
     if all(numeric):
         return np.array([values], dtype=np.float64)
     # the numbers in one array, each column a slice of it: a third of the cost of an array each
-    numbers = np.array([v for v, n in zip(values, numeric) if n], dtype=np.float64)
+    floats = np.array([v for v, n in zip(values, numeric) if n], dtype=np.float64)
     columns, at = [], 0
     for v, n in zip(values, numeric):
         if n:
-            columns.append(numbers[at:at + 1])
+            columns.append(floats[at:at + 1])
             at += 1
         else:
             columns.append(np.array([v], dtype=object))

@@ -127,7 +127,7 @@ def test_one_row_is_typed_as_the_same_row_among_others(body_and_rows, media):
         return
     assert [c.dtype for c in one] == [c.dtype for c in two]
     assert all(pd.Series(a).equals(pd.Series(b[:1])) for a, b in zip(one, two))
-    values = [c.tolist()[0] for c in one]
+    values = [c.tolist()[0] for c in two]  # the general path's first row, as Python values
     assert [type(v) for v in one.row] == [type(v) for v in values]
     assert all(a == b or (a != a and b != b) for a, b in zip(one.row, values)), (one.row, values)
     assert codecs.decode(body.encode(), kind).equals(two.frame().iloc[:1])

@@ -188,11 +188,9 @@ class Imputer(Node):
         return X if indicator is None else np.hstack((X, indicator))
 
     def row(self, values: list) -> list | None:
-        if len(values) != self.width or (self.numeric and not _finite_floats(values, nan=True)):
-            return None
-        if self.numeric and self.statistics.dtype != np.float64:
-            return None
         fills = self._fills
+        if fills is None or len(values) != self.width or (self.numeric and not _finite_floats(values, nan=True)):
+            return None
         if self.keep is None and self.indicator is None:  # the common case, in one pass
             return [fill if v != v else v for v, fill in zip(values, fills)]
         missing = [v != v for v in values]
@@ -204,7 +202,10 @@ class Imputer(Node):
         return out
 
     @cached_property
-    def _fills(self) -> list:
+    def _fills(self) -> list | None:
+        """The statistics as Python values; None for numbers not in float64, the row's type."""
+        if self.numeric and self.statistics.dtype != np.float64:
+            return None
         return self.statistics.tolist()
 
     @cached_property
@@ -245,16 +246,12 @@ class Affine(Node):
 
     def row(self, values: list) -> list | None:
         steps = self._steps
-        if self.clip is not None or steps is None or not _finite_floats(values, nan=True):
+        if steps is None or not _finite_floats(values, nan=True) or any(len(o) != len(values) for _, o in steps):
             return None
         for op, operands in steps:
-            if len(operands) != len(values):
-                return None
             if op == "sub":
                 values = [x - v for x, v in zip(values, operands)]
             elif op == "div":
-                if 0.0 in operands:
-                    return None  # NumPy divides by zero, Python raises: the array path
                 values = [x / v for x, v in zip(values, operands)]
             elif op == "mul":
                 values = [x * v for x, v in zip(values, operands)]
@@ -264,10 +261,14 @@ class Affine(Node):
 
     @cached_property
     def _steps(self) -> list[tuple[str, list[float]]] | None:
-        """The fitted values as Python floats; None unless every one is float64, as the row's are."""
-        if any(np.asarray(v).dtype != np.float64 for _, v in self.steps):
+        """The fitted values as Python floats; None (the array path) for a clip, values not in
+        float64 (the row's type), or a zero divisor (NumPy divides by it, Python raises)."""
+        if self.clip is not None or any(np.asarray(v).dtype != np.float64 for _, v in self.steps):
             return None
-        return [(op, np.broadcast_to(v, np.shape(v) or (1,)).tolist()) for op, v in self.steps]
+        steps = [(op, np.broadcast_to(v, np.shape(v) or (1,)).tolist()) for op, v in self.steps]
+        if any(op == "div" and 0.0 in operands for op, operands in steps):
+            return None
+        return steps
 
 
 @dataclass
@@ -351,10 +352,11 @@ class OneHot(Node):
         return out
 
     def row(self, values: list) -> list | None:
-        if len(values) != len(self.features) or self.dtype is None or np.dtype(self.dtype) != np.float64:
+        columns_of = self._columns
+        if columns_of is None or len(values) != len(self.features):
             return None
         out = [0.0] * self.width
-        for value, feature, columns in zip(values, self.features, self._columns):
+        for value, feature, columns in zip(values, self.features, columns_of):
             code = _lookup(feature.table, feature.nan_at, value)
             if code < 0 and self.refuse_unknown:
                 return None  # the array path raises, and scikit-learn words the error
@@ -364,7 +366,10 @@ class OneHot(Node):
         return out
 
     @cached_property
-    def _columns(self) -> list[list[int]]:
+    def _columns(self) -> list[list[int]] | None:
+        """Each feature's output columns as Python ints; None unless the output is float64."""
+        if self.dtype is None or np.dtype(self.dtype) != np.float64:
+            return None
         return [columns.tolist() for columns in self.columns]
 
 
@@ -393,7 +398,7 @@ class Ordinal(Node):
         return out
 
     def row(self, values: list) -> list | None:
-        if len(values) != len(self.features) or np.dtype(self.dtype) != np.float64:
+        if not self._float64 or len(values) != len(self.features):
             return None
         out = []
         for value, feature in zip(values, self.features):
@@ -407,6 +412,10 @@ class Ordinal(Node):
             else:
                 out.append(float(code))
         return out
+
+    @cached_property
+    def _float64(self) -> bool:
+        return np.dtype(self.dtype) == np.float64
 
 
 def _lookup(table: dict, nan_at: int | None, value: Any) -> int:
