@@ -156,6 +156,32 @@ def test_npy_garbage():
         codecs.decode(b"not numpy", NPY)
 
 
+def _saved(arr):
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    return buf.getvalue()
+
+
+@pytest.mark.filterwarnings("ignore:Stored array in format 2.0")
+@pytest.mark.parametrize("arr", [
+    np.arange(12.0).reshape(4, 3),
+    np.arange(12.0).reshape(4, 3).T,  # Fortran order: np.save writes it so
+    np.arange(24.0).reshape(6, 4)[::2, 1:3],  # strided: written in C order
+    np.array(3.5), np.zeros((0, 3)), np.arange(5, dtype=np.int32), np.ones((2, 2), np.float32),
+    np.array(["a", "bc"]), np.array([True, False]), np.array([1 + 2j]),
+    np.zeros(2, dtype=[("x", "<f8"), ("y", "<i4")]),
+    np.zeros(2, dtype=[(f"field_{i:05d}", "<f8") for i in range(4000)]),  # a header over 64 KiB: format 2.0
+], ids=lambda a: f"{a.dtype.str}{a.shape}")
+def test_npy_encode_writes_what_numpy_save_writes(arr):
+    body = codecs.encode(arr, NPY)
+    assert type(body) is bytes and body == _saved(arr)
+    assert np.array_equal(np.load(io.BytesIO(body), max_header_size=1 << 20), arr)
+
+
+def test_npy_encode_writes_object_arrays_as_strings():
+    assert codecs.encode(np.array([1, "x"], dtype=object), NPY) == _saved(np.array(["1", "x"]))
+
+
 def test_unknown_types():
     with pytest.raises(UnsupportedMediaType, match="send one of: text/csv, application/json"):
         codecs.decode(b"x", MediaType.parse("application/xml"))

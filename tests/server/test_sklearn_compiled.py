@@ -24,7 +24,7 @@ from sklearn.preprocessing import (
 )
 
 from serving import codecs
-from serving.frameworks.sklearn.compiled import compile_model
+from serving.frameworks.sklearn.compiled import Categories, compile_model
 from tests.conftest import ABALONE
 
 NAMES = ["sex", "length", "diameter", "height", "whole_weight", "shucked_weight", "viscera_weight", "shell_weight"]
@@ -484,6 +484,28 @@ def test_one_hot_encoder_drop_and_infrequent_categories(drop, unknown, min_frequ
         warnings.simplefilter("ignore")  # scikit-learn warns of unknown values it drops
         same(plan, encoder, X)
         same(plan, encoder, fit)
+
+
+# values a decoder or a user's object array may hold beside the fitted strings: equal to no
+# string (numbers, None, bytes, a bool) but hashable, so that the hash index answers for them
+ODD_VALUES = st.one_of(st.sampled_from(["a", "b", "zz", "A", "a ", "", "1", None, b"a", True, 1, 1.0, float("nan")]),
+                       st.text(max_size=3))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["onehot", "ordinal"]), st.data())
+def test_string_categories_on_many_rows_are_looked_up_as_scikit_learn_does(kind, data):
+    """From Categories.MANY rows on, an object column is looked up in pandas' hash index: the
+    same codes as scikit-learn's dict, whatever the values' types."""
+    fit = np.array(data.draw(st.lists(st.lists(CATEGORIES, min_size=2, max_size=2), min_size=1, max_size=20)), dtype=object)
+    encoder = (OneHotEncoder(handle_unknown="ignore", sparse_output=False) if kind == "onehot"
+               else OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)).fit(fit)
+    rows = data.draw(st.lists(st.lists(ODD_VALUES, min_size=2, max_size=2), min_size=64, max_size=150))
+    X = np.empty((len(rows), 2), dtype=object)
+    X[:] = rows
+    plan = compile_model(encoder, "transform")
+    assert plan.complete and len(X) >= Categories.MANY
+    same(plan, encoder, X)
 
 
 @settings(max_examples=40, deadline=None)

@@ -88,6 +88,28 @@ def test_spark_reports_a_failing_file_like_the_other_engines(abalone_spec, abalo
     assert (entry["records"], entry["container"], entry["status"]) == ("3", "featurizer", 400)
 
 
+def test_threads_queue_the_next_file_without_mixing_files_or_answers(abalone_spec, tmp_path):
+    """With two threads the next file's requests are queued while this file's finish: every
+    output is what one thread writes, and a failing file fails alone, at its first bad record."""
+    root = tmp_path / "input"
+    root.mkdir()
+    for i in range(5):
+        rows = abalone_rows(i * 60, 60)
+        if i == 2:
+            rows[25] = "X,notanumber"
+        (root / f"part-{i}.csv").write_text("\n".join(rows) + "\n")
+    job = dict(model=str(abalone_spec), engine="inprocess", BatchStrategy="SingleRecord", **CSV_JOB)
+    one = transform(str(root), str(tmp_path / "one"), MaxConcurrentTransforms=1, **job)
+    two = transform(str(root), str(tmp_path / "two"), MaxConcurrentTransforms=2, **job)
+    assert (one.written, two.written) == (4, 4)
+    assert outputs(tmp_path / "two") == outputs(tmp_path / "one")
+    assert sorted(outputs(tmp_path / "two")) == [f"part-{i}.csv.out" for i in (0, 1, 3, 4)]
+    assert all(len(body.splitlines()) == 60 for body in outputs(tmp_path / "two").values())
+    [entry] = two.failed
+    assert (entry["file"], entry["records"], entry["container"], entry["status"]) == (str(root / "part-2.csv"), "26", "featurizer", 400)
+    assert entry["message"] == one.failed[0]["message"]
+
+
 def test_http_failure_names_the_container_behind_the_router(abalone_endpoint, abalone_inputs, tmp_path):
     (abalone_inputs / "bad.csv").write_text("M,0.4,0.3\n")
     result = transform(str(abalone_inputs / "bad.csv"), str(tmp_path / "out"), endpoint=abalone_endpoint, **CSV_JOB)

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import textwrap
 import time
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -150,16 +151,23 @@ SLOW_SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_a_job_killed_halfway_and_rerun_writes_every_output_once(tmp_path):
+def script_job(tmp_path, script: str, files: dict[str, str]) -> tuple:
+    """A one-container spec running ``script`` and an input folder of ``files``: (spec, inputs)."""
     model = tmp_path / "model"
     (model / "code").mkdir(parents=True)
-    (model / "code" / "inference.py").write_text(SLOW_SCRIPT)
-    spec = tmp_path / "slow.json"
+    (model / "code" / "inference.py").write_text(script)
+    spec = tmp_path / "spec.json"
     spec.write_text(json.dumps({"Containers": [{"Framework": "model", "ModelDataUrl": str(model)}]}))
     inputs = tmp_path / "in"
     inputs.mkdir()
-    for i in range(8):
-        (inputs / f"part-{i}.csv").write_text("".join(f"{i},{k}\n" for k in range(3)))
+    for name, text in files.items():
+        (inputs / name).write_text(text)
+    return spec, inputs
+
+
+def test_a_job_killed_halfway_and_rerun_writes_every_output_once(tmp_path):
+    spec, inputs = script_job(tmp_path, SLOW_SCRIPT, {f"part-{i}.csv": "".join(f"{i},{k}\n" for k in range(3))
+                                                      for i in range(8)})
     out = tmp_path / "out"
     args = ["--model", str(spec), "--engine", "inprocess", "--input", str(inputs), "--output", str(out),
             "--content-type", "text/csv", "--accept", "text/csv", "--split-type", "Line",
@@ -181,6 +189,36 @@ def test_a_job_killed_halfway_and_rerun_writes_every_output_once(tmp_path):
         [f"part-{i}.csv.out" for i in range(8)] + ["transform-report.json"])
     for i in range(8):
         assert (out / f"part-{i}.csv.out").read_text() == "".join(f"{float(i)},{float(k)}\n" for k in range(3))
+
+
+DYING_SCRIPT = textwrap.dedent("""
+    import os
+
+    def model_fn(model_dir):
+        return None
+
+    def predict_fn(data, model):
+        if (data == 13).any():
+            os._exit(3)  # a worker that dies in C, or is killed for its memory
+        return data
+""")
+
+
+def test_a_worker_process_that_dies_fails_the_files_in_flight_and_the_job_ends(tmp_path):
+    spec, inputs = script_job(tmp_path, DYING_SCRIPT, {f"part-{i}.csv": "".join(f"{i * 10 + k},1\n" for k in range(4))
+                                                       for i in range(5)})
+    out = tmp_path / "out"
+    result = transform(str(inputs), str(out), model=str(spec), engine="inprocess", BatchStrategy="SingleRecord",
+                       MaxConcurrentTransforms=2, **CSV_JOB)
+    assert not result.ok
+    failed = {Path(entry["file"]).name: entry for entry in result.failed}
+    assert "part-1.csv" in failed  # 13 is in it
+    assert (failed["part-1.csv"]["status"], failed["part-1.csv"]["message"]) == (
+        500, "a worker process of the inprocess engine died (out of memory, or killed); "
+             "run with MaxConcurrentTransforms=1 to see the failure in this process")
+    assert set(failed) | {p.name.removesuffix(".out") for p in out.glob("*.out")} == {f"part-{i}.csv" for i in range(5)}
+    assert (out / "part-0.csv.out").read_text() == "".join(f"{float(k)},1.0\n" for k in range(4))
+    assert not (out / "part-1.csv.out").exists()
 
 
 def test_configuration_errors_exit_2_with_the_message(abalone_spec, abalone_inputs, tmp_path):

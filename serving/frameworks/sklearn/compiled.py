@@ -290,8 +290,9 @@ class Threshold(Node):
 class Categories:
     """One feature's fitted categories. A few values are looked up in a dict, which is
     scikit-learn's own lookup (Python equality: ``1 == 1.0 == True``); many go through pandas'
-    hash index, in C, but only where the two agree: categories all strings and values all
-    strings or NaN, or categories and values all numbers in NumPy arrays."""
+    hash index, in C, where the two agree: string categories in an object index, which hashes
+    and compares values as a dict does (whatever their type; NaN is set apart first), or
+    categories and values all numbers in NumPy arrays."""
 
     table: dict  # value -> index in the fitted categories
     nan_at: int | None  # where NaN is a category
@@ -303,14 +304,17 @@ class Categories:
     def codes(self, values: np.ndarray) -> np.ndarray:
         """Each value's index in the categories (-1: unknown)."""
         if self.index is not None and len(values) >= self.MANY:
+            codes = None
             if values.dtype.kind == "O" and self.strings:
                 nan = values != values
-                fast = pd.api.types.infer_dtype(values[~nan] if nan.any() else values, skipna=False) in ("string", "empty")
-            else:
+                try:  # an object index of the values (not pandas' inferred str type, which converts them to Arrow)
+                    codes = self.index.get_indexer(pd.Index(values, dtype=object, copy=False))
+                except TypeError:  # an unhashable value: the dict lookup below says -1 for it
+                    pass
+            elif not self.strings and values.dtype.kind in "fiu":
                 nan = np.isnan(values) if values.dtype.kind == "f" else None
-                fast = not self.strings and values.dtype.kind in "fiu"
-            if fast:
                 codes = self.index.get_indexer(values)
+            if codes is not None:
                 if nan is not None and nan.any():
                     codes[nan] = -1 if self.nan_at is None else self.nan_at
                 return codes
@@ -817,7 +821,7 @@ def _categories(est: Any) -> list[Categories]:
         numbers = all(type(k) in (int, float) for k in keys)
         index = None
         if pd is not None and keys and (strings or numbers):
-            index = pd.Index(np.array(keys, dtype=object if strings else np.float64))
+            index = pd.Index(keys, dtype=object) if strings else pd.Index(np.array(keys, dtype=np.float64))
             if not index.is_unique:
                 index = None
         features.append(Categories(table, where, index, strings))
