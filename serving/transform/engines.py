@@ -8,6 +8,7 @@ finish. The Spark engine (``spark.py``) works on many files at once instead.
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
@@ -125,7 +126,11 @@ class InProcessEngine(Engine):
             _FORKED = (self.chain, options.ContentType, options.Accept)  # what the forked workers inherit
             self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
                                             initializer=_worker_start, initargs=(os.getpid(),))
-            self.pool.submit(int).result()  # the workers are forked now, at the job's start, not by its first file
+            gc.freeze()  # the workers' collector leaves the loaded objects alone: their pages stay shared
+            try:
+                self.pool.submit(int).result()  # the workers are forked now, at the job's start, not by its first file
+            finally:
+                gc.unfreeze()
         elif workers > 1:
             self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inprocess")
 
@@ -151,6 +156,12 @@ class InProcessEngine(Engine):
 
     def invoke(self, body: bytes) -> Response | Failure:
         return self.chain.invoke(body, self.options.ContentType, self.options.Accept)
+
+    def close(self) -> None:
+        super().close()
+        global _FORKED
+        if _FORKED is not None and _FORKED[0] is self.chain:
+            _FORKED = None  # the workers have their own copy; this one would keep the models alive after the job
 
 
 _FORKED: tuple | None = None  # (chain, ContentType, Accept), set in the parent before its workers fork
