@@ -133,11 +133,14 @@ def main() -> None:
     results = []  # (name, rows, seconds)
     # the floor and the in-process npy run, the goal's two numbers, in interleaved rounds (medians):
     # one run of either varies by ±25% on this machine
-    floor, inprocess = [], []
+    def inprocess(hop: str, out: str) -> float:
+        return time_job(work / "rows", work / out, model=str(specs[hop]), engine="inprocess",
+                        BatchStrategy="MultiRecord", MaxPayloadInMB=1, **CSV)
+
+    floor, npy = [], []
     for round_ in range(ROUNDS):
         floor.append(time_sklearn(dirs, lines))
-        inprocess.append(time_job(work / "rows", work / f"out-inprocess-npy-{round_}", model=str(specs["npy"]),
-                                  engine="inprocess", BatchStrategy="MultiRecord", MaxPayloadInMB=1, **CSV))
+        npy.append(inprocess("npy", f"out-inprocess-npy-{round_}"))
     results.append((f"scikit-learn transform+predict (floor, median of {ROUNDS})", args.rows, statistics.median(floor)))
     # the endpoint is brought up once, outside the timings (start-up is not throughput)
     from serving.pipeline.spec import load
@@ -156,12 +159,9 @@ def main() -> None:
                                 time_job(work / "single", work / "out-single", endpoint=url, BatchStrategy="SingleRecord",
                                          MaxConcurrentTransforms=2, **CSV)))
         if hop == "npy":
-            results.append((f"inprocess MultiRecord (1 MB, npy between, median of {ROUNDS})", args.rows,
-                            statistics.median(inprocess)))
+            results.append((f"inprocess MultiRecord (1 MB, npy between, median of {ROUNDS})", args.rows, statistics.median(npy)))
         else:
-            results.append((f"inprocess MultiRecord (1 MB, {hop} between)", args.rows,
-                            time_job(work / "rows", work / f"out-inprocess-{hop}", model=str(specs[hop]),
-                                     engine="inprocess", BatchStrategy="MultiRecord", MaxPayloadInMB=1, **CSV)))
+            results.append((f"inprocess MultiRecord (1 MB, {hop} between)", args.rows, inprocess(hop, f"out-inprocess-{hop}")))
     # Spark: three interleaved rounds, medians; one run of either varies by ±20% here
     spark = {master: [] for master in ("local[1]", "local[2]")}
     for round_ in range(SPARK_ROUNDS):

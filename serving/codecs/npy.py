@@ -62,7 +62,7 @@ class NpyCodec(Codec):
         if arr.dtype == object:
             arr = arr.astype(str)
         # np.save's bytes, in one copy of the data: np.save into a BytesIO grows the buffer
-        # and then copies it out (2 ms for the featurizer's 20,000-row answer here, 0.3 ms this way)
+        # and then copies it out (2.0 ms for the featurizer's 20,000-row answer here, 0.18 ms this way)
         if not (arr.flags.c_contiguous or arr.flags.f_contiguous):
             arr = np.array(arr, order="C")  # np.save writes a strided view in C order too
         head = io.BytesIO()

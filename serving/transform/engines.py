@@ -2,7 +2,7 @@
 
 An engine answers each file's requests in order (``process``); the first failure ends the
 file (its requests not yet sent are cancelled: the file will have no output anyway). With
-``MaxConcurrentTransforms`` threads, the next file's requests are queued while this one's
+``MaxConcurrentTransforms`` workers, the next file's requests are queued while this one's
 finish. The Spark engine (``spark.py``) works on many files at once instead.
 """
 
@@ -15,8 +15,7 @@ import os
 import signal
 import sys
 import time
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Iterable, Iterator, Mapping
 
 from ..errors import FAILED_CONTAINER, ConfigurationError
@@ -33,6 +32,8 @@ RETRY_STATUSES = frozenset((429, 500, 502, 503, 504))
 class Engine:
     name = "base"
     pool: ThreadPoolExecutor | ProcessPoolExecutor | None = None  # MaxConcurrentTransforms threads or processes
+    task = None  # what the pool runs for one body, where not this engine's invoke (a function a process can find)
+    broken = "a worker of the engine died"  # the failure of the requests a broken pool could not answer
 
     def execution_parameters(self) -> dict | None:
         return None
@@ -44,20 +45,26 @@ class Engine:
     def invoke(self, body: bytes) -> Response | Failure:
         raise NotImplementedError
 
-    def invoke_all(self, bodies: Iterable[bytes]) -> list[Response | Failure]:
-        """Answers in request order, up to the first failure; requests not yet sent are then dropped."""
-        if self.pool is None:
-            return _until_failure(map(self.invoke, bodies))
-        return self.collect(self.queue(bodies))
+    def queue(self, bodies: Iterable[bytes]) -> list[Future]:
+        """The file's requests, submitted to the pool; a broken pool (a worker died) fails the
+        rest of them at once."""
+        futures = []
+        for body in bodies:
+            try:
+                futures.append(self.pool.submit(self.task or self.invoke, body))
+            except BrokenExecutor as exc:
+                futures.append(Future())
+                futures[-1].set_exception(exc)
+                break
+        return futures
 
-    def queue(self, bodies: Iterable[bytes]) -> list:
-        return [self.pool.submit(self.invoke, body) for body in bodies]
-
-    def collect(self, futures: list) -> list[Response | Failure]:
+    def collect(self, futures: list[Future]) -> list[Response | Failure]:
         """The futures' answers in order, up to the first failure; the requests behind it that
         have not started are cancelled (the file will have no output anyway)."""
         try:
             return _until_failure(future.result() for future in futures)
+        except BrokenExecutor:
+            return [Failure(None, 500, self.broken)]
         finally:
             for future in futures:
                 future.cancel()  # a no-op for those done or running
@@ -66,12 +73,12 @@ class Engine:
         """Yield ``(file, outcomes)`` per prepared file, in order (Spark overrides this).
 
         With a pool, the next file is read and its requests queued before this file's answers
-        are collected, so the threads do not wait at each file's end while the job reads the
+        are collected, so the workers do not wait at each file's end while the job reads the
         next input and writes this output. At most two files' requests are in flight."""
         ahead = None  # (file, its futures)
         for item in prepared:
             if self.pool is None:
-                yield item, [] if item.error is not None else self.invoke_all(item.bodies())
+                yield item, [] if item.error is not None else _until_failure(map(self.invoke, item.bodies()))
                 continue
             queued = (item, [] if item.error is not None else self.queue(item.bodies()))
             if ahead is not None:
@@ -107,6 +114,8 @@ class InProcessEngine(Engine):
     """
 
     name = "inprocess"
+    broken = ("a worker process of the inprocess engine died (out of memory, or killed); "
+              "run with MaxConcurrentTransforms=1 to see the failure in this process")
 
     def __init__(self, stages: list[Stage], environment: Mapping[str, str]):
         self.stages = stages
@@ -124,6 +133,7 @@ class InProcessEngine(Engine):
         if workers > 1 and sys.platform.startswith("linux"):
             global _FORKED
             _FORKED = (self.chain, options.ContentType, options.Accept)  # what the forked workers inherit
+            self.task = _invoke_forked
             self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
                                             initializer=_worker_start, initargs=(os.getpid(),))
             gc.freeze()  # the workers' collector leaves the loaded objects alone: their pages stay shared
@@ -133,26 +143,6 @@ class InProcessEngine(Engine):
                 gc.unfreeze()
         elif workers > 1:
             self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inprocess")
-
-    def queue(self, bodies: Iterable[bytes]) -> list:
-        if not isinstance(self.pool, ProcessPoolExecutor):
-            return super().queue(bodies)
-        futures = []
-        for body in bodies:
-            try:
-                futures.append(self.pool.submit(_invoke_forked, body))
-            except BrokenProcessPool as exc:  # a worker died earlier: this file fails as the one in flight did
-                futures.append(Future())
-                futures[-1].set_exception(exc)
-                break
-        return futures
-
-    def collect(self, futures: list) -> list[Response | Failure]:
-        try:
-            return super().collect(futures)
-        except BrokenProcessPool:  # a worker was killed (out of memory, a signal) or crashed in C
-            return [Failure(None, 500, "a worker process of the inprocess engine died (out of memory, or killed); "
-                                       "run with MaxConcurrentTransforms=1 to see the failure in this process")]
 
     def invoke(self, body: bytes) -> Response | Failure:
         return self.chain.invoke(body, self.options.ContentType, self.options.Accept)

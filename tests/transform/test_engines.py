@@ -88,8 +88,8 @@ def test_spark_reports_a_failing_file_like_the_other_engines(abalone_spec, abalo
     assert (entry["records"], entry["container"], entry["status"]) == ("3", "featurizer", 400)
 
 
-def test_threads_queue_the_next_file_without_mixing_files_or_answers(abalone_spec, tmp_path):
-    """With two threads the next file's requests are queued while this file's finish: every
+def test_workers_queue_the_next_file_without_mixing_files_or_answers(abalone_spec, tmp_path):
+    """With two workers the next file's requests are queued while this file's finish: every
     output is what one thread writes, and a failing file fails alone, at its first bad record."""
     root = tmp_path / "input"
     root.mkdir()
