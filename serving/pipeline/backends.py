@@ -6,7 +6,9 @@ that can be started and stopped, and that says whether it can take requests righ
 The process backend (``process.py``) runs ``serving serve`` as supervised children; the
 docker backend (``docker_backend.py``) runs images through the docker SDK. Both keep their
 containers alive the same way (:class:`SupervisedContainer`), so a crash looks the same to
-the router and to the user whichever backend runs the pipeline.
+the router and to the user whichever backend runs the pipeline. The inprocess backend
+(``inprocess.py``) loads each container's app into the endpoint's process instead: no
+address, and the router's call is a function call.
 
 A container is a step of the pipeline executor (:mod:`serving.pipeline.executor`): the router
 calls it through one pool of keep-alive connections (``Container.client``,
@@ -189,6 +191,11 @@ class Container(ABC):
             return f"/ping answered {answer.status}" + (f": {text}" if text else "")
         return None
 
+    def execution_parameters(self) -> tuple[int, str, bytes]:
+        """GET /execution-parameters: the status, Content-Type and body (raises RequestFailed)."""
+        answer = self.client.request("GET", "/execution-parameters", timeout=5.0)
+        return answer.status, answer.headers.get("content-type", "application/json"), answer.body
+
     def close(self) -> None:
         self.client.close()
 
@@ -286,7 +293,8 @@ class Backend(ABC):
 
 
 #: where each backend lives; imported when chosen, so the docker SDK loads only for ``--backend docker``
-MODULES = {"process": "serving.pipeline.process", "docker": "serving.pipeline.docker_backend"}
+MODULES = {"process": "serving.pipeline.process", "docker": "serving.pipeline.docker_backend",
+           "inprocess": "serving.pipeline.inprocess"}
 _BACKENDS: dict[str, type[Backend]] = {}
 
 
@@ -297,9 +305,9 @@ def register(cls: type[Backend]) -> type[Backend]:
 
 
 def backend(name: str, **options) -> Backend:
-    """The backend called ``name`` (``process`` or ``docker``), built with ``options``."""
+    """The backend called ``name`` (``process``, ``docker`` or ``inprocess``), built with ``options``."""
     if name not in MODULES:
-        raise ConfigurationError(f"unknown backend '{name}'; choose {' or '.join(MODULES)}")
+        raise ConfigurationError(f"unknown backend '{name}'; choose {', '.join(MODULES)}")
     try:
         importlib.import_module(MODULES[name])
     except ModuleNotFoundError as exc:

@@ -26,7 +26,8 @@ def register(subparsers) -> None:
     up.add_argument("--name", help="endpoint name (default: the spec's ModelName, else the spec file's name)")
     up.add_argument("--host", default="127.0.0.1", help="address the router binds (default 127.0.0.1)")
     up.add_argument("--port", type=int, default=8080, help="router port (default 8080; 0 picks a free one)")
-    up.add_argument("--backend", default="process", choices=("process", "docker"), help="how containers run")
+    up.add_argument("--backend", default="process", choices=("process", "docker", "inprocess"),
+                    help="how containers run: child processes, docker containers, or all in the endpoint's process")
     up.add_argument("--workers", type=int, help="gunicorn workers per container unless its Environment sets them")
     up.add_argument("--timeout", type=float, default=60.0, help="seconds per container call (default 60)")
     up.add_argument("--max-request-mb", type=float, default=6.0, help="client request body limit (default 6)")

@@ -39,7 +39,7 @@ from typing import Any
 from ..errors import ConfigurationError
 from ..settings import HostSettings
 from . import spec as specs
-from .backends import READY, Backend, alive, backend
+from .backends import READY, STOPPED, Backend, alive, backend
 from .executor import Limits
 from .router import Pipeline, Router
 
@@ -190,7 +190,7 @@ class Endpoint:
             deadline = time.monotonic() + self.startup_timeout
             while time.monotonic() < deadline:
                 pending = [c for c in containers if c.state != READY]
-                if not pending or any(getattr(c, "restarts", 0) >= CRASH_LOOP for c in pending):
+                if not pending or any(c.state == STOPPED or getattr(c, "restarts", 0) >= CRASH_LOOP for c in pending):
                     break
                 pending[0].wait_ready(min(deadline, time.monotonic() + 0.5))
         except BaseException:

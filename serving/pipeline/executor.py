@@ -150,6 +150,13 @@ def run(chain: Sequence[Step], request: Request, limits: Limits, observe: Observ
     return Result(body, ctype, reply.headers.get(CUSTOM_ATTRIBUTES.lower()))
 
 
+def call_app(app, body: bytes, headers: Mapping[str, str]) -> Reply:
+    """A container's app (:class:`serving.server.app.App`) called in this process: what it would
+    answer over HTTP, as a step's reply (the inprocess backend's and the in-process chain's call)."""
+    status, out, answer = app.invoke(body, {k.lower(): v for k, v in headers.items()})
+    return Reply(status, {k.lower(): v for k, v in out}, answer)
+
+
 def failed(step: Step, status: int, original: str, note: str = "") -> ContainerFailed:
     """SageMaker's ModelError for a container that answered ``status`` (0: no answer)."""
     kind = "client" if 400 <= status < 500 else "server"

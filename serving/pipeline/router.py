@@ -222,10 +222,10 @@ class Router:
         """
         first = self.pipeline.containers[0]
         try:
-            answer = first.client.request("GET", "/execution-parameters", timeout=5.0)
+            status, content_type, body = first.execution_parameters()
         except RequestFailed as exc:  # the container is down: say so, the job uses defaults
             raise ServiceUnavailable(f"{first.name} did not answer /execution-parameters: {exc}") from None
-        return answer.status, [("Content-Type", answer.headers.get("content-type", "application/json"))], answer.body
+        return status, [("Content-Type", content_type)], body
 
     # -- admin -----------------------------------------------------------------------------
 

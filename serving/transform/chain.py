@@ -90,8 +90,7 @@ class LocalStep:
         return None
 
     def call(self, body: bytes, headers: dict[str, str], limit: int | None, timeout: float) -> executor.Reply:
-        status, out, answer = self.app.invoke(body, {k.lower(): v for k, v in headers.items()})
-        return executor.Reply(status, {k.lower(): v for k, v in out}, answer)
+        return executor.call_app(self.app, body, headers)
 
 
 class Chain:
