@@ -94,12 +94,19 @@ def pipeline_variables(spec: ContainerSpec, bind_port: int, workers: int | None,
     unless the spec sets them, ``--workers`` gunicorn workers; and ours, ``SERVING_INSTANCE``,
     the token its ``/ping`` must answer with.
     """
-    env = dict(spec.environment)
+    env = container_variables(spec, workers)
     env["SAGEMAKER_BIND_TO_PORT"] = str(bind_port)
     env["SAGEMAKER_SAFE_PORT_RANGE"] = f"{bind_port + 1}-{bind_port + BLOCK - 1}"
     if instance:
         env["SERVING_INSTANCE"] = instance
-    if workers and "SAGEMAKER_MODEL_SERVER_WORKERS" not in spec.environment:
+    return env
+
+
+def container_variables(spec: ContainerSpec, workers: int | None) -> dict[str, str]:
+    """A container's ``Environment`` and, unless it sets them, ``--workers`` workers (what its
+    ``/execution-parameters`` reports as MaxConcurrentTransforms), whatever runs it."""
+    env = dict(spec.environment)
+    if workers and "SAGEMAKER_MODEL_SERVER_WORKERS" not in env:
         env["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(workers)
     return env
 

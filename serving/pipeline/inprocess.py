@@ -24,7 +24,7 @@ import time
 from ..errors import ConfigurationError, container_response
 from ..http.client import RequestFailed
 from . import executor
-from .backends import READY, STOPPED, Backend, Container, log, register
+from .backends import READY, STARTING, STOPPED, Backend, Container, container_variables, log, register
 from .spec import ContainerSpec
 
 
@@ -56,13 +56,11 @@ class InProcessContainer(Container):
         from ..server.app import App
         from ..settings import Settings
 
-        self.set_state(self.state, f"container {self.name} is loading")
+        self.set_state(STARTING, f"container {self.name} is loading")
         started = time.perf_counter()
         try:
-            env = dict(self.spec.environment)
-            if self.workers and "SAGEMAKER_MODEL_SERVER_WORKERS" not in env:  # what /execution-parameters reports
-                env["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(self.workers)
-            settings = Settings.from_env(env, framework=self.spec.framework, model_dir=self.spec.model_data or None)
+            settings = Settings.from_env(container_variables(self.spec, self.workers), framework=self.spec.framework,
+                                         model_dir=self.spec.model_data or None)
             with _LOADING:
                 app = App(settings)
         except Exception as exc:  # noqa: BLE001 - a bad Environment is this container's failure to start

@@ -35,6 +35,20 @@ def abalone_example(root: Path, abalone_models) -> Path:
     return root / "examples" / "abalone" / "pipeline.yaml"
 
 
+def sklearn_rings(abalone_models, rows: str):
+    """What scikit-learn itself predicts for CSV ``rows``: featurizer.transform, then regressor.predict."""
+    import io
+
+    import joblib
+    import pandas as pd
+
+    from tests.conftest import load_example
+
+    featurizer, regressor = (joblib.load(d / "model.joblib") for d in abalone_models)
+    frame = pd.read_csv(io.StringIO(rows), header=None, names=load_example("abalone/train.py").FEATURES)
+    return regressor.predict(featurizer.transform(frame))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def serving_home(tmp_path_factory):
     home = tmp_path_factory.mktemp("serving-home")

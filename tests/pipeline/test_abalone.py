@@ -8,9 +8,7 @@ import numpy as np
 import pytest
 import requests
 
-from tests.conftest import load_example
-
-from .conftest import abalone_example
+from .conftest import abalone_example, sklearn_rings
 
 ROWS = "M,0.455,0.365,0.095,0.514,0.2245,0.101,0.15\nF,0.53,0.42,0.135,0.677,0.2565,0.1415,0.21\nI,0.33,0.255,0.08,0.205,0.0895,0.0395,0.055\n"
 
@@ -22,17 +20,7 @@ def endpoint(endpoints, abalone_models, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def expected_rings(abalone_models):
-    """What scikit-learn itself predicts for ROWS: featurizer.transform, then regressor.predict."""
-    import io
-
-    import joblib
-    import pandas as pd
-
-    featurizer_dir, regressor_dir = abalone_models
-    frame = pd.read_csv(io.StringIO(ROWS), header=None, names=load_example("abalone/train.py").FEATURES)
-    featurizer = joblib.load(featurizer_dir / "model.joblib")
-    regressor = joblib.load(regressor_dir / "model.joblib")
-    return regressor.predict(featurizer.transform(frame))
+    return sklearn_rings(abalone_models, ROWS)
 
 
 @pytest.fixture(scope="module")

@@ -14,23 +14,26 @@ import pytest
 import requests
 
 from serving.errors import ConfigurationError
-from tests.conftest import REPO, load_example
+from tests.conftest import REPO, free_port
 
-from .conftest import abalone_example, probe
+from .conftest import abalone_example, probe, sklearn_rings
 
 ROWS = "M,0.455,0.365,0.095,0.514,0.2245,0.101,0.15\nF,0.53,0.42,0.135,0.677,0.2565,0.1415,0.21\n"
-# what each backend is asked: good rows, each failure a container words, and the router's own refusals
+# what each backend is asked, and what SageMaker's contract says comes back: 200, or the 424 ModelError
+# naming the container that refused it and its own status
 REQUESTS = [
-    ({"Content-Type": "text/csv"}, ROWS),
-    ({"Content-Type": "text/csv", "Accept": "text/csv"}, ROWS),
-    ({"Content-Type": "text/csv", "X-Amzn-SageMaker-Custom-Attributes": "trace=1"}, ROWS),
-    ({"Content-Type": "application/json"}, json.dumps([[ "M", 0.455, 0.365, 0.095, 0.514, 0.2245, 0.101, 0.15]])),
-    ({"Content-Type": "text/csv"}, "M,0.455,abc,0.095,0.514,0.2245,0.101,0.15\n"),  # a string in a numeric column
-    ({"Content-Type": "text/csv"}, "M,0.455,0.365\n"),  # too few columns
-    ({"Content-Type": "text/csv"}, "Q,0.455,0.365,0.095,0.514,0.2245,0.101,0.15\n"),  # an unseen category
-    ({"Content-Type": "text/csv", "Accept": "application/x-unknown"}, ROWS),  # refused by the last container
-    ({"Content-Type": "application/x-unknown"}, ROWS),  # refused by the first
-    ({"Content-Type": "text/csv"}, ""),
+    ({"Content-Type": "text/csv"}, ROWS, 200, None),
+    ({"Content-Type": "text/csv", "Accept": "text/csv"}, ROWS, 424, ("postprocessor", 406)),  # it answers JSON only
+    ({"Content-Type": "text/csv", "X-Amzn-SageMaker-Custom-Attributes": "trace=1"}, ROWS, 200, None),
+    ({"Content-Type": "application/json"}, json.dumps([["M", 0.455, 0.365, 0.095, 0.514, 0.2245, 0.101, 0.15]]),
+     200, None),
+    ({"Content-Type": "text/csv"}, "M,0.455,abc,0.095,0.514,0.2245,0.101,0.15\n", 424, ("featurizer", 400)),
+    ({"Content-Type": "text/csv"}, "M,0.455,0.365\n", 424, ("featurizer", 400)),  # too few columns
+    # an unseen category: the featurizer's OneHotEncoder ignores it (handle_unknown="ignore")
+    ({"Content-Type": "text/csv"}, "Q,0.455,0.365,0.095,0.514,0.2245,0.101,0.15\n", 200, None),
+    ({"Content-Type": "text/csv", "Accept": "application/x-unknown"}, ROWS, 424, ("postprocessor", 406)),
+    ({"Content-Type": "application/x-unknown"}, ROWS, 424, ("featurizer", 415)),
+    ({"Content-Type": "text/csv"}, "", 424, ("featurizer", 400)),
 ]
 VARYING = {"date", "x-amzn-requestid"}  # per answer, whichever backend
 
@@ -51,24 +54,21 @@ def answer(url: str, headers: dict, body: str) -> tuple[int, dict, bytes]:
     return response.status_code, kept, response.content
 
 
-@pytest.mark.parametrize("headers, body", REQUESTS)
-def test_the_inprocess_backend_answers_what_the_process_backend_answers(both, headers, body):
+@pytest.mark.parametrize("headers, body, status, failure", REQUESTS)
+def test_the_inprocess_backend_answers_what_the_process_backend_answers(both, headers, body, status, failure):
     process, inprocess = both
-    assert answer(inprocess.url, headers, body) == answer(process.url, headers, body)
+    got = answer(inprocess.url, headers, body)
+    assert got[0] == status
+    if failure is not None:
+        assert (got[1]["x-serving-failed-container"], json.loads(got[2])["OriginalStatusCode"]) == failure
+    assert got == answer(process.url, headers, body)
 
 
 def test_its_predictions_are_scikit_learns(both, abalone_models):
-    import io
-
-    import joblib
-    import pandas as pd
-
-    featurizer, regressor = (joblib.load(d / "model.joblib") for d in abalone_models)
-    frame = pd.read_csv(io.StringIO(ROWS), header=None, names=load_example("abalone/train.py").FEATURES)
-    rings = regressor.predict(featurizer.transform(frame))
     status, _, body = answer(both[1].url, {"Content-Type": "text/csv"}, ROWS)
     assert status == 200
-    np.testing.assert_allclose([p["rings"] for p in json.loads(body)["predictions"]], rings, atol=1e-4)
+    np.testing.assert_allclose([p["rings"] for p in json.loads(body)["predictions"]],
+                               sklearn_rings(abalone_models, ROWS), atol=1e-4)
 
 
 def test_ping_execution_parameters_and_status(both):
@@ -138,10 +138,3 @@ def test_serving_endpoint_up_with_the_inprocess_backend(example, tmp_path):
     assert process.returncode == 0
     assert "[abalone/featurizer] loaded in this process in " in out
 
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
