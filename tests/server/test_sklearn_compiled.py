@@ -447,38 +447,6 @@ def test_decoded_columns_reach_any_plan_as_rows():
                                   encoder.transform(codecs.decode(b"a,x\nb,y\n", MediaType.parse("text/csv"))).toarray())
 
 
-def test_in_place_steps_never_write_into_the_decoded_columns():
-    """Imputers, scalers, a binarizer and a normalizer compute in place on arrays the plan made
-    (a ColumnTransformer's stacked block, the step before's output), never on the decoder's
-    columns, which scikit-learn itself reads again when the plan cannot answer; a column
-    parts share is the same for each."""
-    from sklearn.preprocessing import Normalizer
-
-    body = "M,1.5,,2\nF,,0.5,-3\n,4.0,2.5,0\n"
-    fit = pd.DataFrame([["M", 1.0, 2.0, 3.0], ["F", np.nan, 0.5, 1.0], ["I", 2.0, 1.0, np.nan]], columns=list("abcd"))
-    fit[list("bcd")] = fit[list("bcd")].astype(float)
-    model = ColumnTransformer([
-        ("one", make_pipeline(SimpleImputer(), StandardScaler()), [2]),  # a block of one column, with a gap
-        ("scaled", make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), Binarizer(threshold=0.1)), [1, 2]),
-        ("again", make_pipeline(SimpleImputer(), Normalizer()), [1, 3]),  # column 1 again (column 2: "one" and "scaled")
-        ("sex", make_pipeline(SimpleImputer(strategy="constant", fill_value="missing"),
-                              OneHotEncoder(handle_unknown="ignore", sparse_output=False)), [0]),
-    ]).fit(fit.to_numpy(dtype=object))
-    plan = compile_model(model, "transform")
-    assert plan.complete
-    batch = codecs.REGISTRY["text/csv"].decode(body, frame=False)
-    given = pickle.dumps(batch)
-    got = plan.run(batch)
-    assert pickle.dumps(batch) == given
-    np.testing.assert_array_equal(got, model.transform(batch.frame().to_numpy(dtype=object)))
-    numeric = make_pipeline(SimpleImputer(), StandardScaler(), Normalizer()).fit(fit[list("bcd")].to_numpy())
-    columns = codecs.REGISTRY["text/csv"].decode("1.5,,2\n,0.5,-3\n", frame=False)
-    given = pickle.dumps(columns)
-    got = compile_model(numeric, "transform").run(columns)
-    assert pickle.dumps(columns) == given
-    np.testing.assert_array_equal(got, numeric.transform(np.array([[1.5, np.nan, 2], [np.nan, 0.5, -3]])))
-
-
 # -- more featurizer steps ------------------------------------------------------------------
 @settings(max_examples=40, deadline=None)
 @given(st.sampled_from(["mean", "median", "most_frequent", "constant"]), st.booleans(), st.data())

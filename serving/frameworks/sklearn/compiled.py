@@ -48,18 +48,9 @@ def _within(path: str, name: str) -> str:
 
 
 class Node:
-    """One compiled step: ``run(X)`` takes what scikit-learn's step takes and returns what it returns.
-
-    A step that computes in place works on its own copy of ``X``, as scikit-learn's does,
-    unless ``X`` is scratch: an array the plan made for this step alone (a column block a
-    ``ColumnTransformer`` stacked, the output of the step before), which it may then write
-    into instead of copying. ``mutates``: ``run`` takes ``scratch``; ``fresh``: the output is
-    such an array (never the input itself, nor anything the caller holds).
-    """
+    """One compiled step: ``run(X)`` takes what scikit-learn's step takes and returns what it returns."""
 
     label = ""
-    mutates = False
-    fresh = True
 
     def run(self, X: Any) -> Any:
         raise NotImplementedError
@@ -81,8 +72,6 @@ class Fallback(Node):
     estimator: Any
     method: str
 
-    fresh = False  # scikit-learn's output may be its input
-
     def run(self, X: Any) -> Any:
         return getattr(self.estimator, self.method)(X)
 
@@ -93,17 +82,11 @@ class Fallback(Node):
 @dataclass
 class Sequence(Node):
     steps: list[tuple[str, Node]]
-    mutates = True
 
-    def run(self, X: Any, scratch: bool = False) -> Any:
+    def run(self, X: Any) -> Any:
         for _, step in self.steps:
-            X = _run(step, X, scratch)
-            scratch = step.fresh  # what a step made, the next may write into
+            X = step.run(X)
         return X
-
-    @property
-    def fresh(self) -> bool:
-        return bool(self.steps) and self.steps[-1][1].fresh
 
     def row(self, values: list) -> list | None:
         for _, step in self.steps:
@@ -140,7 +123,7 @@ class Columns(Node):
                 out = node.run(_subset(X, indices))
                 blocks.append(out.toarray() if hasattr(out, "toarray") else np.asarray(out))
             else:
-                blocks.append(_run(node, _stack([table[i] for i in indices]), True))  # a stacked copy: scratch
+                blocks.append(node.run(_stack([table[i] for i in indices])))
         if not blocks:
             return np.zeros((X.shape[0], 0))
         return np.hstack(blocks)
@@ -168,17 +151,12 @@ class Columns(Node):
         return out
 
 
-def _run(node: Node, X: Any, scratch: bool) -> Any:
-    """``node.run(X)``, telling a step that computes in place that ``X`` is scratch."""
-    return node.run(X, scratch=True) if scratch and node.mutates else node.run(X)
-
-
 def _floats(X: Any, allow_nan: bool = True, copy: bool = True) -> np.ndarray:
     """``X`` in the float type scikit-learn's checks keep (float64, float32 or float16;
-    anything else becomes float64): a copy, unless ``copy`` is False (a step that does not
-    write into it, or scratch) and ``X`` already has that type. Values scikit-learn's check
-    refuses (infinities; NaN too unless allowed) raise, so that scikit-learn itself words
-    the error."""
+    anything else becomes float64): a copy, for a step that computes in place, unless ``copy``
+    is False (a step that only reads it) and ``X`` already has that type. Values scikit-learn's
+    check refuses (infinities; NaN too unless allowed) raise, so that scikit-learn itself
+    words the error."""
     X = np.asarray(X)
     if copy or X.dtype.kind != "f":
         X = np.array(X, dtype=X.dtype if X.dtype.kind == "f" else np.float64)
@@ -195,14 +173,13 @@ class Imputer(Node):
     keep: np.ndarray | None  # columns kept (those whose statistic is not NaN), None: all
     numeric: bool
     indicator: np.ndarray | None = None  # add_indicator: the columns whose missing mask is appended
-    mutates = True
 
-    def run(self, X: Any, scratch: bool = False) -> np.ndarray:
+    def run(self, X: Any) -> np.ndarray:
         if self.numeric:
-            X = _floats(X, copy=not scratch)
+            X = _floats(X)
             mask = np.isnan(X)
         else:
-            X = X if scratch and isinstance(X, np.ndarray) and X.dtype == object else np.array(X, dtype=object)
+            X = np.array(X, dtype=object)
             mask = X != X  # scikit-learn's NaN test for object arrays
         if X.ndim != 2 or X.shape[1] != self.width:
             raise ValueError("width")  # scikit-learn words the error
@@ -252,10 +229,9 @@ class Affine(Node):
     steps: list[tuple[str, np.ndarray]]  # ("sub" | "div" | "mul" | "add", values)
     clip: tuple[float, float] | None = None
     cast: bool = False  # the values are cast to X's float type first (StandardScaler does)
-    mutates = True
 
-    def run(self, X: Any, scratch: bool = False) -> np.ndarray:
-        X = _floats(X, copy=not scratch)
+    def run(self, X: Any) -> np.ndarray:
+        X = _floats(X)
         for op, values in self.steps:
             if self.cast:
                 values = values.astype(X.dtype, copy=False)
@@ -304,10 +280,9 @@ class Threshold(Node):
 
     label = "Binarizer"
     threshold: float
-    mutates = True
 
-    def run(self, X: Any, scratch: bool = False) -> np.ndarray:
-        X = _floats(X, allow_nan=False, copy=not scratch)
+    def run(self, X: Any) -> np.ndarray:
+        X = _floats(X, allow_nan=False)
         above = X > self.threshold
         X[above] = 1
         X[~above] = 0
@@ -468,10 +443,9 @@ class Bins(Node):
     edges: list[np.ndarray]
     dtype: Any  # None: float64 or float32, as given
     encoder: Node | None
-    mutates = True
 
-    def run(self, X: Any, scratch: bool = False) -> np.ndarray:
-        X = _floats(X if self.dtype is None else np.asarray(X, dtype=self.dtype), allow_nan=False, copy=not scratch)
+    def run(self, X: Any) -> np.ndarray:
+        X = _floats(X, allow_nan=False) if self.dtype is None else _floats(np.asarray(X, dtype=self.dtype), False)
         if X.ndim != 2 or X.shape[1] != len(self.edges):
             raise ValueError("width")
         for j, edges in enumerate(self.edges):
@@ -486,10 +460,9 @@ class Norm(Node):
 
     label = "Normalizer"
     norm: str
-    mutates = True
 
-    def run(self, X: Any, scratch: bool = False) -> np.ndarray:
-        X = _floats(X, allow_nan=False, copy=not scratch)
+    def run(self, X: Any) -> np.ndarray:
+        X = _floats(X, allow_nan=False)
         if X.ndim != 2:
             raise ValueError("shape")
         if self.norm == "l1":
@@ -559,10 +532,6 @@ class Function(Node):
 
     label = "FunctionTransformer"
     func: Any
-
-    @property
-    def fresh(self) -> bool:
-        return self.func is not None  # nothing: the input itself
 
     def run(self, X: Any) -> Any:
         return X if self.func is None else self.func(X)
@@ -728,8 +697,7 @@ class Plan:
 
     def run(self, X: Any) -> Any:
         if isinstance(X, list) and not isinstance(self.root, Columns):
-            # a decoder's columns (only a ColumnTransformer reads them as they are), stacked: scratch
-            return _run(self.root, _stack(list(X)), True)
+            X = _stack(list(X))  # a decoder's columns: only a ColumnTransformer reads them as they are
         return self.root.run(X)
 
     def row(self, values: list) -> list[float] | None:
